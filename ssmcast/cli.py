@@ -1,0 +1,18 @@
+"""The ``ssmcast`` command line: a thin layer over the library, with no modelling logic."""
+
+from __future__ import annotations
+
+import click
+
+from ssmcast._version import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="ssmcast")
+def cli() -> None:
+    """Forecast weather and sensor time series with state space models."""
+
+
+def main() -> None:
+    """Run the command line (the ``ssmcast`` entry point)."""
+    cli(prog_name="ssmcast")
