@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ssmcast._cli_datasets import datasets_group
 from ssmcast._version import __version__
 
 
@@ -11,6 +12,9 @@ from ssmcast._version import __version__
 @click.version_option(__version__, "--version", "-V", prog_name="ssmcast")
 def cli() -> None:
     """Forecast weather and sensor time series with state space models."""
+
+
+cli.add_command(datasets_group)
 
 
 def main() -> None:

@@ -1,0 +1,156 @@
+"""Time every method of ``linear_recurrence`` on a grid of sizes, against the memory floor.
+
+For each size it prints the milliseconds of each method (forward, float32), the fastest, what
+``method="auto"`` chose and how far that is from the fastest, and the ratio of the fastest
+time to the memory floor: the bytes that must move (read ``a`` and ``b``, write ``h``) over
+the copy bandwidth that this script measures first on the same device. A second table times
+the gradient (forward plus backward): our custom VJP against JAX's autodiff through
+``jax.lax.associative_scan``.
+
+Run:  python benchmarks/scan.py            (CPU grid; the GPU grid when a GPU is present)
+      python benchmarks/scan.py --quick    (a few small sizes, seconds)
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ssmcast.ssm import choose_method, linear_recurrence
+from ssmcast.ssm._recurrence import _combine
+
+METHODS = ("sequential", "associative", "chunked")
+
+
+def timeit(fn, *args, repeats: int = 5, min_seconds: float = 0.2) -> float:
+    """Median milliseconds of ``fn(*args)`` after compiling, over enough calls to be stable."""
+    jax.block_until_ready(fn(*args))
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    once = time.perf_counter() - start
+    inner = max(1, int(min_seconds / repeats / max(once, 1e-6)))
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(inner):
+            out = fn(*args)
+        jax.block_until_ready(out)
+        runs.append((time.perf_counter() - start) / inner)
+    return 1e3 * float(np.median(runs))
+
+
+def copy_bandwidth(num_bytes: int) -> float:
+    """Bytes per second of reading and writing one float32 array (``x + 1``)."""
+    x = jnp.ones(num_bytes // 4, jnp.float32)
+    ms = timeit(jax.jit(lambda x: x + 1.0), x)
+    return 2 * num_bytes / (ms / 1e3)
+
+
+def grid(backend: str, quick: bool):
+    if quick:
+        return [(t, 1, 64) for t in (256, 1024)] + [(1024, 16, 64)]
+    lengths = (256, 1024, 4096, 16384, 65536)
+    shapes = ((1, 64), (16, 64), (64, 64))
+    limit = 2**24 if backend == "cpu" else 2**28  # elements per array
+    return [(t, b, n) for b, n in shapes for t in lengths if t * b * n <= limit]
+
+
+def forward_table(sizes, bandwidth: float, backend: str) -> list[dict]:
+    rows = []
+    key = jax.random.PRNGKey(0)
+    for num_timesteps, batch, state in sizes:
+        ka, kb = jax.random.split(jax.random.fold_in(key, num_timesteps * batch))
+        shape = (num_timesteps, batch, state)
+        a = jax.random.uniform(ka, shape, jnp.float32, 0.9, 0.999)
+        b = jax.random.normal(kb, shape, jnp.float32)
+        times = {}
+        for method in METHODS:
+            fn = jax.jit(lambda a, b, m=method: linear_recurrence(a, b, method=m))
+            times[method] = timeit(fn, a, b)
+        fastest = min(times, key=times.get)
+        chosen = choose_method(num_timesteps, batch * state, backend)
+        floor_ms = 1e3 * 3 * a.size * 4 / bandwidth
+        rows.append(
+            dict(
+                T=num_timesteps,
+                batch=batch,
+                state=state,
+                **{m: times[m] for m in METHODS},
+                fastest=fastest,
+                auto=chosen,
+                auto_vs_fastest=times[chosen] / times[fastest],
+                auto_vs_floor=times[chosen] / floor_ms,
+                best_vs_floor=times[fastest] / floor_ms,
+            )
+        )
+        r = rows[-1]
+        print(
+            f"{num_timesteps:>6} {batch:>5} {state:>5} "
+            + " ".join(f"{times[m]:>11.3f}" for m in METHODS)
+            + f"  {fastest:>11} {chosen:>11} {r['auto_vs_fastest']:>8.2f}x"
+            f" {r['auto_vs_floor']:>8.2f}x {r['best_vs_floor']:>8.2f}x",
+            flush=True,
+        )
+    return rows
+
+
+def _autodiff_associative(a, b):
+    return jax.lax.associative_scan(_combine, (a, b), axis=0)[1]
+
+
+def gradient_table(sizes) -> None:
+    print("\nGradient (forward + backward, ms): custom VJP vs autodiff through associative_scan")
+    print(f"{'T':>6} {'batch':>5} {'state':>5} {'auto+VJP':>11} {'assoc+VJP':>11} {'assoc+AD':>11}")
+    for num_timesteps, batch, state in sizes:
+        shape = (num_timesteps, batch, state)
+        a = jnp.full(shape, 0.95, jnp.float32)
+        b = jnp.ones(shape, jnp.float32)
+
+        def loss(fn):
+            return jax.jit(jax.grad(lambda x, y: jnp.sum(fn(x, y) ** 2), argnums=(0, 1)))
+
+        t_auto = timeit(loss(lambda a, b: linear_recurrence(a, b)), a, b)
+        t_vjp = timeit(loss(lambda a, b: linear_recurrence(a, b, method="associative")), a, b)
+        t_ad = timeit(loss(_autodiff_associative), a, b)
+        print(
+            f"{num_timesteps:>6} {batch:>5} {state:>5} {t_auto:>11.3f} {t_vjp:>11.3f} {t_ad:>11.3f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few small sizes only")
+    args = parser.parse_args()
+    backend = jax.default_backend()
+    device = jax.devices()[0]
+    print(f"ssmcast scan benchmark: jax {jax.__version__}, backend {backend}, device {device}")
+    print(f"host: {platform.processor() or platform.machine()}, float32")
+    bandwidth = copy_bandwidth(2**24 if args.quick else (2**28 if backend != "cpu" else 2**27))
+    print(f"measured copy bandwidth: {bandwidth / 1e9:.1f} GB/s (read + write)\n")
+    print(
+        f"{'T':>6} {'batch':>5} {'state':>5} "
+        + " ".join(f"{m + ' ms':>11}" for m in METHODS)
+        + f"  {'fastest':>11} {'auto':>11} {'auto/best':>9} {'auto/floor':>9} {'best/floor':>9}"
+    )
+    sizes = grid(backend, args.quick)
+    rows = forward_table(sizes, bandwidth, backend)
+    worst = max(r["auto_vs_fastest"] for r in rows)
+    print(f"\nauto is within {100 * (worst - 1):.0f}% of the fastest method at every size (worst).")
+    long_rows = [r for r in rows if r["T"] >= 4096]
+    if long_rows:
+        print(
+            "at T >= 4096: auto/floor from "
+            f"{min(r['auto_vs_floor'] for r in long_rows):.2f}x to "
+            f"{max(r['auto_vs_floor'] for r in long_rows):.2f}x"
+        )
+    grad_sizes = sizes[:2] if args.quick else [s for s in sizes if s[0] in (1024, 16384)]
+    gradient_table(grad_sizes)
+
+
+if __name__ == "__main__":
+    main()
