@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ssmcast.ssm import choose_method, linear_recurrence
+from ssmcast.ssm import choose_method, choose_selective_method, linear_recurrence, selective_scan
 from ssmcast.ssm._recurrence import _combine
 
 METHODS = ("sequential", "associative", "chunked")
@@ -60,7 +60,7 @@ def grid(backend: str, quick: bool):
     return [(t, b, n) for b, n in shapes for t in lengths if t * b * n <= limit]
 
 
-def forward_table(sizes, bandwidth: float, backend: str) -> list[dict]:
+def forward_table(sizes, bandwidth: float, backend: str, chunk_sizes=()) -> list[dict]:
     rows = []
     key = jax.random.PRNGKey(0)
     for num_timesteps, batch, state in sizes:
@@ -72,6 +72,12 @@ def forward_table(sizes, bandwidth: float, backend: str) -> list[dict]:
         for method in METHODS:
             fn = jax.jit(lambda a, b, m=method: linear_recurrence(a, b, method=m))
             times[method] = timeit(fn, a, b)
+        extra = {}
+        for size in chunk_sizes:
+            fn = jax.jit(
+                lambda a, b, c=size: linear_recurrence(a, b, method="chunked", chunk_size=c)
+            )
+            extra[f"chunked{size}"] = timeit(fn, a, b)
         fastest = min(times, key=times.get)
         chosen = choose_method(num_timesteps, batch * state, backend)
         floor_ms = 1e3 * 3 * a.size * 4 / bandwidth
@@ -93,7 +99,8 @@ def forward_table(sizes, bandwidth: float, backend: str) -> list[dict]:
             f"{num_timesteps:>6} {batch:>5} {state:>5} "
             + " ".join(f"{times[m]:>11.3f}" for m in METHODS)
             + f"  {fastest:>11} {chosen:>11} {r['auto_vs_fastest']:>8.2f}x"
-            f" {r['auto_vs_floor']:>8.2f}x {r['best_vs_floor']:>8.2f}x",
+            f" {r['auto_vs_floor']:>8.2f}x {r['best_vs_floor']:>8.2f}x"
+            + "".join(f"  {k}={v:.3f}" for k, v in extra.items()),
             flush=True,
         )
     return rows
@@ -122,9 +129,41 @@ def gradient_table(sizes) -> None:
         )
 
 
+def selective_table(quick: bool, backend: str) -> None:
+    print("\nselective_scan (ms, forward, batch of 8 sequences by vmap, D=64 channels, N=16)")
+    print(f"{'T':>6} " + " ".join(f"{m:>11}" for m in METHODS) + f" {'auto':>11} {'auto/best':>9}")
+    lengths = (256, 1024) if quick else (1024, 4096, 16384)
+    batch, channels, state_dim = 8, 64, 16
+    for num_timesteps in lengths:
+        keys = jax.random.split(jax.random.PRNGKey(num_timesteps), 4)
+        x = jax.random.normal(keys[0], (batch, num_timesteps, channels))
+        dt = jax.nn.softplus(jax.random.normal(keys[1], (batch, num_timesteps, channels)))
+        A = -jnp.exp(jax.random.normal(keys[2], (channels, state_dim)))
+        B = jax.random.normal(keys[3], (batch, num_timesteps, state_dim))
+        times = {}
+        for method in METHODS:
+            fn = jax.jit(
+                jax.vmap(
+                    lambda x, dt, B, A=A, m=method: selective_scan(x, dt, A, B, B, method=m),
+                )
+            )
+            times[method] = timeit(fn, x, dt, B)
+        chosen = choose_selective_method(num_timesteps, channels, state_dim, backend)
+        best = min(times.values())
+        print(
+            f"{num_timesteps:>6} "
+            + " ".join(f"{times[m]:>11.3f}" for m in METHODS)
+            + f" {chosen:>11} {times[chosen] / best:>8.2f}x",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few small sizes only")
+    parser.add_argument(
+        "--chunk-sizes", default="", help="extra chunk sizes to time, comma-separated (e.g. 4,16)"
+    )
     args = parser.parse_args()
     backend = jax.default_backend()
     device = jax.devices()[0]
@@ -138,7 +177,8 @@ def main() -> None:
         + f"  {'fastest':>11} {'auto':>11} {'auto/best':>9} {'auto/floor':>9} {'best/floor':>9}"
     )
     sizes = grid(backend, args.quick)
-    rows = forward_table(sizes, bandwidth, backend)
+    chunk_sizes = [int(c) for c in args.chunk_sizes.split(",") if c]
+    rows = forward_table(sizes, bandwidth, backend, chunk_sizes)
     worst = max(r["auto_vs_fastest"] for r in rows)
     print(f"\nauto is within {100 * (worst - 1):.0f}% of the fastest method at every size (worst).")
     long_rows = [r for r in rows if r["T"] >= 4096]
@@ -150,6 +190,7 @@ def main() -> None:
         )
     grad_sizes = sizes[:2] if args.quick else [s for s in sizes if s[0] in (1024, 16384)]
     gradient_table(grad_sizes)
+    selective_table(args.quick, backend)
 
 
 if __name__ == "__main__":
