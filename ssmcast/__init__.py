@@ -2,9 +2,21 @@
 
 The package is layered so that data flows one way: frames -> arrays -> model -> arrays ->
 frames. :mod:`ssmcast.ssm` holds the pure JAX maths (linear recurrences, selective scans,
-discretisation and initialisers) on which every model is built.
+discretisation and initialisers) on which every model is built; :mod:`ssmcast.data` is the
+only place that touches pandas and xarray.
 """
 
+from ssmcast import baselines, datasets, metrics
 from ssmcast._version import __version__
+from ssmcast.baselines import Climatology, Drift, Naive, SeasonalNaive
 
-__all__ = ["__version__"]
+__all__ = [
+    "Climatology",
+    "Drift",
+    "Naive",
+    "SeasonalNaive",
+    "__version__",
+    "baselines",
+    "datasets",
+    "metrics",
+]
