@@ -8,14 +8,18 @@ only place that touches pandas and xarray.
 
 from ssmcast import baselines, datasets, metrics
 from ssmcast._version import __version__
+from ssmcast.backtest import BacktestMetrics, BacktestResult, backtest
 from ssmcast.baselines import Climatology, Drift, Naive, SeasonalNaive
 
 __all__ = [
+    "BacktestMetrics",
+    "BacktestResult",
     "Climatology",
     "Drift",
     "Naive",
     "SeasonalNaive",
     "__version__",
+    "backtest",
     "baselines",
     "datasets",
     "metrics",

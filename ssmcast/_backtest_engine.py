@@ -1,0 +1,325 @@
+"""The engine of :func:`ssmcast.backtest.backtest`: the loop and the one-pass hook.
+
+Both paths work on a :class:`~ssmcast.data.Panel` of the whole data and a :class:`Plan`
+(validated arguments, cutoffs as integer positions on the panel's time grid). The loop goes
+through the forecaster's public API only: slices of the panel are rebuilt in the caller's
+layout (``layout.restore``) for ``fit``/``update``, and the forecasts that ``predict`` returns
+in that layout are read back into arrays by :class:`_Reader`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from tqdm import tqdm
+
+from ssmcast._backtest_result import BacktestResult
+from ssmcast.data import (
+    DataArrayLayout,
+    DatasetLayout,
+    Layout,
+    LongLayout,
+    Panel,
+    SeriesLayout,
+    WideLayout,
+    future_index,
+    season_length,
+)
+
+__all__ = ["HOOK", "Plan", "run", "series_labels"]
+
+HOOK = "_backtest_one_pass"
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The validated arguments of a backtest, in positions on the panel's time grid.
+
+    Attributes:
+        horizon: Steps forecast from each origin.
+        start: Position of the first forecast step; the initial fit sees ``[:start]``.
+        cutoffs: Positions of the last observation of each origin,
+            ``start - 1, start - 1 + stride, ...`` (int64 array).
+        refit_every: 0 to fit once; ``k`` to refit at origins ``0, k, 2k, ...``.
+        window: ``"expanding"`` or ``"sliding"``.
+        train_size: Steps of each (re)fit for the sliding window; None when expanding.
+        levels: Sorted quantile levels, or None.
+    """
+
+    horizon: int
+    start: int
+    cutoffs: np.ndarray
+    refit_every: int
+    window: str
+    train_size: int | None
+    levels: tuple[float, ...] | None
+
+    def window_start(self, cutoff: int) -> int:
+        """First position of the training window that ends at ``cutoff``."""
+        if self.window == "sliding":
+            return int(cutoff) - self.train_size + 1
+        return 0
+
+
+# --- labels and reading forecasts back --------------------------------------------------
+
+
+def _text(label: Any) -> str:
+    if isinstance(label, tuple):
+        return "/".join(str(part) for part in label)
+    return str(label)
+
+
+def series_labels(layout: Layout) -> list[str]:
+    """One label per (series, channel) pair, series-major, as strings.
+
+    A Series gives its name; a wide frame its column names; a long frame its ids (with
+    ``"/column"`` when it has several value columns); xarray data the coordinates of the
+    series dimensions joined by ``"/"`` (with ``"/variable"`` for a Dataset).
+    """
+    if isinstance(layout, SeriesLayout):
+        labels = [_text(layout.name) if layout.name is not None else "y"]
+    elif isinstance(layout, WideLayout):
+        labels = [_text(column) for column in layout.columns]
+    elif isinstance(layout, LongLayout):
+        several = len(layout.value_columns) > 1
+        labels = [
+            f"{_text(i)}/{_text(c)}" if several else _text(i)
+            for i in layout.ids
+            for c in layout.value_columns
+        ]
+    elif isinstance(layout, DataArrayLayout | DatasetLayout):
+        keys = layout.series_keys
+        series = [_text(tuple(k)) for k in keys] if keys is not None else [None]
+        if isinstance(layout, DatasetLayout):
+            channels = [_text(v) for v in layout.variables]
+            labels = [f"{s}/{c}" if s is not None else c for s in series for c in channels]
+        else:
+            name = _text(layout.name) if layout.name is not None else "y"
+            labels = [s if s is not None else name for s in series]
+    else:  # an unknown layout: its readable labels
+        labels = layout.labels()
+    if len(set(labels)) < len(labels):
+        labels = layout.labels()
+    return labels
+
+
+def _flatten(output: Any, layout: Layout) -> np.ndarray:
+    """The numeric values of a forecast in any layout, flattened in a fixed order."""
+    if isinstance(output, pd.DataFrame):
+        if isinstance(layout, LongLayout):
+            output = output.drop(columns=[layout.id_col, layout.time_col])
+        return output.to_numpy(dtype=np.float64, na_value=np.nan).ravel()
+    if isinstance(output, pd.Series):
+        return output.to_numpy(dtype=np.float64, na_value=np.nan)
+    if hasattr(output, "data_vars"):  # xr.Dataset
+        return np.stack(
+            [np.asarray(output[v].values, np.float64) for v in output.data_vars]
+        ).ravel()
+    return np.asarray(getattr(output, "values", output), dtype=np.float64).ravel()
+
+
+class _Reader:
+    """Reads forecasts made by ``layout.forecast``/``layout.quantiles`` back into arrays.
+
+    The layout builds a probe from known codes ``0, 1, 2, ...``; flattening the probe and a
+    real forecast the same way tells where each value of the forecast belongs.
+    """
+
+    def __init__(self, layout: Layout, freq: Any):
+        self._layout, self._freq = layout, freq
+        self._orders: dict = {}
+
+    def __call__(self, output: Any, horizon: int, levels: tuple | None = None) -> np.ndarray:
+        layout = self._layout
+        shape = (layout.num_series, horizon, layout.num_channels)
+        shape += (len(levels),) if levels else ()
+        order = self._orders.get((horizon, levels))
+        if order is None:
+            codes = np.arange(math.prod(shape), dtype=np.float64).reshape(shape)
+            time = future_index(pd.Timestamp("2000-01-01"), self._freq, horizon)
+            probe = (
+                layout.forecast(codes, time)
+                if levels is None
+                else layout.quantiles(codes, time, list(levels))
+            )
+            order = self._orders[(horizon, levels)] = _flatten(probe, layout).astype(np.int64)
+        flat = _flatten(output, layout)
+        if flat.shape != order.shape:
+            what = "predict" if levels is None else "predict_quantiles"
+            raise ValueError(
+                f"backtest: {what} returned {flat.size} values for horizon={horizon}, but the "
+                f"layout of `y` needs {order.size} (shape {shape}). The forecaster must return "
+                "its forecast in the layout of the data passed to fit."
+            )
+        values = np.empty(order.size)
+        values[order] = flat
+        return values.reshape(shape)
+
+
+# --- the two paths ----------------------------------------------------------------------
+
+
+def _restore(panel: Panel | None, lo: int, hi: int) -> Any:
+    if panel is None:
+        return None
+    return panel.layout.restore(panel.values[:, lo:hi], panel.time[lo:hi])
+
+
+def _fresh(forecaster: Any, panel: Panel) -> Any:
+    """An unfitted clone; its ``freq`` is set to the data's when left to inference."""
+    estimator = clone(forecaster)
+    params = estimator.get_params(deep=False)
+    if "freq" in params and params["freq"] is None:
+        estimator.set_params(freq=panel.freq.freqstr)
+    return estimator
+
+
+def _call(method, data, covariates, **kwargs):
+    if covariates is None:
+        return method(data, **kwargs)
+    return method(data, covariates, **kwargs)
+
+
+def _loop(forecaster, panel: Panel, x_panel: Panel | None, plan: Plan, progress: bool):
+    num_series, num_timesteps, num_channels = panel.values.shape
+    shape = (len(plan.cutoffs), num_series, plan.horizon, num_channels)
+    point = np.full(shape, np.nan)
+    quantiles = np.full((*shape, len(plan.levels)), np.nan) if plan.levels else None
+    read = _Reader(panel.layout, panel.freq)
+    estimator, previous = None, None
+    bar = tqdm(
+        plan.cutoffs,
+        desc=f"backtest {type(forecaster).__name__}",
+        unit="origin",
+        disable=not progress,
+        leave=False,
+    )
+    for i, cutoff in enumerate(bar):
+        if estimator is None or (plan.refit_every and i % plan.refit_every == 0):
+            lo = plan.window_start(cutoff)
+            estimator = _fresh(forecaster, panel)
+            _call(estimator.fit, _restore(panel, lo, cutoff + 1), _restore(x_panel, lo, cutoff + 1))
+        else:
+            new, new_x = (_restore(p, previous + 1, cutoff + 1) for p in (panel, x_panel))
+            _call(estimator.update, new, new_x)
+        steps = min(plan.horizon, num_timesteps - 1 - int(cutoff))
+        future_x = _restore(x_panel, cutoff + 1, cutoff + 1 + steps)
+        forecast = (
+            estimator.predict(steps) if future_x is None else estimator.predict(steps, future_x)
+        )
+        point[i, :, :steps] = read(forecast, steps)
+        if plan.levels:
+            levels = list(plan.levels)
+            forecast = (
+                estimator.predict_quantiles(levels, steps)
+                if future_x is None
+                else estimator.predict_quantiles(levels, steps, future_x)
+            )
+            quantiles[i, :, :steps] = read(forecast, steps, plan.levels)
+        previous = int(cutoff)
+    return estimator, point, quantiles
+
+
+def _check_array(value: Any, shape: tuple, what: str, owner: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{owner} must return {what} as a float array ({err}).") from None
+    if array.shape != shape:
+        raise ValueError(f"{owner} returned {what} of shape {array.shape}; expected {shape}.")
+    return array
+
+
+def _one_pass(forecaster, panel: Panel, plan: Plan):
+    first, last = int(plan.cutoffs[0]), int(plan.cutoffs[-1])
+    lo = plan.window_start(first)
+    estimator = _fresh(forecaster, panel)
+    estimator.fit(_restore(panel, lo, first + 1))
+    seen = dataclasses.replace(
+        panel, values=panel.values[:, lo : last + 1], time=panel.time[lo : last + 1]
+    )
+    origins = (plan.cutoffs - lo).astype(np.int64)
+    output = getattr(estimator, HOOK)(seen, origins, plan.horizon, plan.levels)
+    owner = f"{type(forecaster).__name__}.{HOOK}"
+    if not isinstance(output, tuple) or len(output) != 2:
+        raise TypeError(
+            f"{owner} must return a tuple (point, quantiles). Got {type(output).__name__}."
+        )
+    num_series, _, num_channels = panel.values.shape
+    shape = (len(origins), num_series, plan.horizon, num_channels)
+    point = _check_array(output[0], shape, "point forecasts", owner)
+    quantiles = None
+    if plan.levels:
+        quantiles = _check_array(output[1], (*shape, len(plan.levels)), "quantiles", owner)
+        quantiles = np.sort(quantiles, axis=-1)  # never cross, as predict_quantiles
+    elif output[1] is not None:
+        raise ValueError(f"{owner} must return quantiles=None when levels is None.")
+    if last > first:  # leave the forecaster where the loop would: at the last origin
+        estimator.update(_restore(panel, first + 1, last + 1))
+    return estimator, point, quantiles
+
+
+def run(
+    forecaster: Any,
+    panel: Panel,
+    x_panel: Panel | None,
+    plan: Plan,
+    *,
+    method: str = "auto",
+    progress: bool = True,
+) -> BacktestResult:
+    """Run a validated backtest and gather the result (see :func:`ssmcast.backtest.backtest`).
+
+    ``method="auto"`` takes the one-pass hook when the forecaster has it, ``refit_every`` is 0
+    and there are no covariates; ``"loop"`` and ``"one_pass"`` force a path (the caller
+    checks that ``"one_pass"`` is possible).
+    """
+    one_pass = method == "one_pass" or (
+        method == "auto"
+        and plan.refit_every == 0
+        and x_panel is None
+        and callable(getattr(forecaster, HOOK, None))
+    )
+    if one_pass:
+        estimator, point, quantiles = _one_pass(forecaster, panel, plan)
+    else:
+        estimator, point, quantiles = _loop(forecaster, panel, x_panel, plan, progress)
+    num_origins, num_series, horizon, num_channels = point.shape
+    num_timesteps = panel.num_timesteps
+    width = num_series * num_channels
+    # (origins, series, lead, channels) -> (origins, lead, series * channels)
+    point = point.transpose(0, 2, 1, 3).reshape(num_origins, horizon, width)
+    if quantiles is not None:
+        quantiles = quantiles.transpose(0, 2, 1, 3, 4).reshape(num_origins, horizon, width, -1)
+    by_time = panel.values.transpose(1, 0, 2).reshape(num_timesteps, width)
+    positions = plan.cutoffs[:, None] + np.arange(1, horizon + 1)[None, :]
+    inside = positions < num_timesteps
+    truth = np.where(inside[..., None], by_time[np.minimum(positions, num_timesteps - 1)], np.nan)
+    point = np.where(inside[..., None], point, np.nan)
+    if quantiles is not None:
+        quantiles = np.where(inside[..., None, None], quantiles, np.nan)
+
+    def rerun(reference: Any) -> BacktestResult:
+        plain = dataclasses.replace(plan, refit_every=0)
+        return run(reference, panel, None, plain, progress=False)
+
+    return BacktestResult(
+        truth=truth,
+        point=point,
+        quantiles=quantiles,
+        levels=plan.levels,
+        series=series_labels(panel.layout),
+        time=panel.time,
+        cutoffs=plan.cutoffs,
+        y_train=by_time[: plan.start],
+        season_length=season_length(panel.freq),
+        forecaster=estimator,
+        method="one_pass" if one_pass else "loop",
+        rerun=rerun,
+    )

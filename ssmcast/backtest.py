@@ -1,0 +1,300 @@
+"""Rolling-origin evaluation: forecast from many origins, score by lead time.
+
+:func:`backtest` fits a clone of a forecaster on the data before ``start``, forecasts from
+every origin after it, and returns a :class:`BacktestResult`: the forecasts as a long frame
+with the truth, scores overall, by lead and by series, skill against persistence or
+climatology, an xarray view on ``init_time`` and ``lead_time``, and plots.
+
+Examples:
+    >>> from ssmcast import datasets
+    >>> from ssmcast.backtest import backtest
+    >>> from ssmcast.baselines import SeasonalNaive
+    >>> temp = datasets.load("beijing")["TEMP"].loc["2014-06"]
+    >>> res = backtest(SeasonalNaive(), temp, horizon=24, start="2014-06-21", progress=False)
+    >>> res.forecasts.columns.tolist()
+    ['series', 'cutoff', 'ds', 'lead', 'y', 'yhat']
+    >>> len(res.cutoffs), res.cutoffs[0]  # 10 days from 21 June, cut off at 23:00 the day before
+    (10, Timestamp('2014-06-20 23:00:00'))
+    >>> float(res.metrics.by_lead.loc[24, "MAE"])  # mean absolute error a day ahead, in °C
+    2.0
+"""
+
+from __future__ import annotations
+
+import datetime
+import numbers
+import warnings
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ssmcast._backtest_engine import HOOK, Plan, run
+from ssmcast._backtest_result import BacktestMetrics, BacktestResult
+from ssmcast.data import (
+    MissingTimestampsWarning,
+    Panel,
+    align_covariates,
+    check_levels,
+    to_panel,
+)
+
+__all__ = ["BacktestMetrics", "BacktestResult", "backtest"]
+
+_WINDOWS = ("expanding", "sliding")
+_METHODS = ("auto", "loop", "one_pass")
+
+
+def _positive_int(value: Any, name: str, example: str) -> int:
+    what = f"The '{name}' argument of backtest must be a positive int"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{what}. Got {value!r} ({type(value).__name__}) instead; e.g. {example}.")
+    if value <= 0:
+        raise ValueError(f"{what}. Got {value!r} instead; e.g. {example}.")
+    return int(value)
+
+
+def _start_position(start: Any, time: pd.DatetimeIndex) -> int:
+    """Position of the first forecast step on the grid ``time``."""
+    num_timesteps = len(time)
+    span = f"the data span {time[0]} to {time[-1]} ({num_timesteps} steps)"
+    if isinstance(start, str | datetime.date | np.datetime64):
+        try:
+            stamp = pd.Timestamp(start)
+            if stamp.tz is None and time.tz is not None:
+                stamp = stamp.tz_localize(time.tz)  # a wall time in the data's time zone
+            position = int(time.searchsorted(stamp, side="left"))
+            inside = bool(time[0] < stamp <= time[-1])
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"The 'start' argument of backtest must be a timestamp comparable with the "
+                f"data's index, a fraction in (0, 1) or an int position. Got {start!r} ({err})."
+            ) from None
+        if not inside:
+            raise ValueError(
+                f"The 'start' argument of backtest, {stamp}, lies outside {span}; it must be "
+                "after the first timestamp (there must be data to fit) and at most the last."
+            )
+        return position
+    if isinstance(start, bool) or not isinstance(start, numbers.Real):
+        raise TypeError(
+            "The 'start' argument of backtest must be a timestamp (str or pd.Timestamp), a "
+            f"fraction in (0, 1) or an int position. Got {type(start).__name__}."
+        )
+    if isinstance(start, numbers.Integral):
+        position = int(start) + (num_timesteps if start < 0 else 0)
+        what = f"position {start}"
+    else:
+        if not 0.0 < start < 1.0:
+            raise ValueError(
+                f"The 'start' argument of backtest as a fraction must lie in (0, 1). Got "
+                f"{start!r}; pass e.g. start=0.8 to evaluate on the last 20% of the steps, or "
+                "an int position."
+            )
+        position = int(start * num_timesteps)
+        what = f"fraction {start} (position {position})"
+    if not 1 <= position <= num_timesteps - 1:
+        raise ValueError(
+            f"The 'start' argument of backtest, {what}, lies outside {span}: the first "
+            f"forecast step must be a position from 1 to {num_timesteps - 1} (or -1 to "
+            f"-{num_timesteps - 1} from the end), so that there is data to fit and to score."
+        )
+    return position
+
+
+def _refit_every(refit: Any) -> int:
+    if isinstance(refit, bool):
+        return int(refit)
+    if isinstance(refit, numbers.Integral) and refit >= 1:
+        return int(refit)
+    raise ValueError(
+        "The 'refit' argument of backtest must be False (fit once, then update), True (refit "
+        f"at every origin) or a positive int k (refit every k origins). Got {refit!r}."
+    )
+
+
+def _make_plan(time, *, horizon, start, stride, refit, window, train_size, levels) -> Plan:
+    horizon = _positive_int(horizon, "horizon", "horizon=24")
+    stride = horizon if stride is None else _positive_int(stride, "stride", "stride=24")
+    position = _start_position(start, time)
+    if window not in _WINDOWS:
+        raise ValueError(
+            f"The 'window' argument of backtest must be one of {list(_WINDOWS)}. Got {window!r}."
+        )
+    if window == "sliding":
+        if train_size is None:
+            raise ValueError(
+                "The 'train_size' argument of backtest is required with window='sliding': the "
+                "number of steps in each training window, e.g. train_size=24 * 90."
+            )
+        train_size = _positive_int(train_size, "train_size", "train_size=24 * 90")
+        if train_size > position:
+            raise ValueError(
+                f"The 'train_size' argument of backtest, {train_size}, exceeds the {position} "
+                "steps before `start`. Pass a smaller train_size or a later start."
+            )
+    elif train_size is not None:
+        raise ValueError(
+            "The 'train_size' argument of backtest applies to window='sliding' only; with "
+            f"window='expanding' every fit uses all data before its cutoff. Got {train_size!r}."
+        )
+    cutoffs = np.arange(position - 1, len(time) - 1, stride, dtype=np.int64)
+    if levels is not None:
+        levels = tuple(sorted(check_levels(levels, "backtest")))
+    return Plan(horizon, position, cutoffs, _refit_every(refit), window, train_size, levels)
+
+
+def _check_forecaster(forecaster: Any) -> None:
+    missing = [
+        m
+        for m in ("get_params", "fit", "predict", "update")
+        if not callable(getattr(forecaster, m, None))
+    ]
+    if missing or isinstance(forecaster, type):
+        raise TypeError(
+            "The 'forecaster' argument of backtest must be an (unfitted) ssmcast forecaster "
+            f"instance with get_params, fit, predict and update, such as SeasonalNaive(). Got "
+            f"{forecaster!r}" + (f", which lacks {missing}." if missing else ", a class.")
+        )
+
+
+def backtest(
+    forecaster: Any,
+    y: Any,
+    X: Any = None,
+    *,
+    horizon: int,
+    start: str | pd.Timestamp | float | int,
+    stride: int | None = None,
+    refit: bool | int = False,
+    window: Literal["expanding", "sliding"] = "expanding",
+    train_size: int | None = None,
+    levels: Any = None,
+    progress: bool = True,
+    method: Literal["auto", "loop", "one_pass"] = "auto",
+) -> BacktestResult:
+    """Rolling-origin backtest: fit before ``start``, then forecast from every origin after it.
+
+    A clone (``sklearn.base.clone``) of ``forecaster`` is fitted on the data before
+    ``start``. The origins have cutoffs (last observed timestamps) ``start - 1 step``,
+    ``start - 1 + stride``, ..., up to the last one that leaves at least one step of data
+    after it; from each, the forecaster predicts ``horizon`` steps. Near the end of the data
+    the horizon is cut to the steps left: only leads whose timestamp lies inside the data are
+    forecast and kept (their truth may still be NaN where a value is missing; such points are
+    not scored). Between refits the forecaster is advanced with ``update`` (new observations,
+    same parameters), so each forecast uses all data up to its cutoff and nothing after.
+
+    The loop uses the public API only (``fit``, ``update``, ``predict``, ``predict_quantiles``,
+    on slices of ``y`` and ``X`` in their own layout), so every ssmcast forecaster works.
+
+    **One-pass hook.** With ``refit=False`` and no ``X``, a forecaster that defines
+    ``_backtest_one_pass(panel, origins, horizon, levels)`` forecasts from all origins at
+    once (an SSM reads the whole test period in one parallel scan). The contract:
+
+    * It is called on the clone after ``fit`` on ``panel.values[:, :origins[0] + 1]``
+      (exactly those time steps and the same grid: ``cutoff_ == panel.time[origins[0]]``).
+    * ``panel``: a :class:`~ssmcast.data.Panel` with values ``(num_series, num_timesteps,
+      num_channels)`` (NaN missing), ``time``, ``freq`` and ``layout``, covering the fitted
+      window and every step up to the last origin (nothing after it).
+    * ``origins``: int64 array ``(num_origins,)``, increasing positions of the cutoffs in
+      ``panel.time``; ``origins[0]`` is the fitted cutoff.
+    * ``horizon``: int; ``levels``: a sorted tuple of floats in (0, 1), or None.
+    * Returns ``(point, quantiles)``: ``point`` float ``(num_origins, num_series, horizon,
+      num_channels)``; ``quantiles`` float ``(num_origins, num_series, horizon,
+      num_channels, len(levels))`` in the order of ``levels``, or None when ``levels`` is
+      None. Forecast ``[i, :, k - 1]`` is lead ``k`` after ``panel.time[origins[i]]``; it
+      must equal what ``update`` with ``panel.values[:, origins[0] + 1 : origins[i] + 1]``
+      and then ``predict`` (``predict_quantiles``) would give, so it may use only values up
+      to ``origins[i]``. Always the full horizon; leads beyond the data are ignored.
+    * It must not change the forecaster (parameters or state); afterwards ``backtest``
+      updates it to the last origin, as the loop would.
+
+    Args:
+        forecaster: An unfitted forecaster (baselines, ``SSMForecaster``); never modified.
+        y: The data, any layout that ``fit`` accepts (Series, wide or long DataFrame,
+            DataArray, Dataset). Missing timestamps become NaN rows (with a warning).
+        X: Optional covariates on the timestamps of ``y``, sliced like it for fit, update
+            and the future steps of predict.
+        horizon: Steps to forecast from each origin, a positive int.
+        start: The first forecast timestamp: a timestamp (str or ``pd.Timestamp``; the first
+            grid step at or after it), a fraction in (0, 1) of the time steps, or an int
+            position (negative counts from the end). The initial fit sees the steps before it.
+        stride: Steps between origins; ``horizon`` when None.
+        refit: False to fit once then update; True to refit at every origin; an int ``k`` to
+            refit at every ``k``-th origin (the first included) and update in between.
+        window: ``"expanding"`` (each fit sees all data up to its cutoff) or ``"sliding"``
+            (each fit sees the last ``train_size`` steps; updates still add steps).
+        train_size: Steps of each training window; required with ``window="sliding"``.
+        levels: Quantile levels, e.g. ``[0.1, 0.5, 0.9]``, to forecast quantiles too (columns
+            ``q0.1``, ... in ascending order of level).
+        progress: Show a tqdm progress bar over the origins of the loop.
+        method: ``"auto"`` (the one-pass hook when possible, else the loop), ``"loop"`` or
+            ``"one_pass"`` (to compare the two).
+
+    Returns:
+        The :class:`BacktestResult`. Its ``series`` labels are strings: the Series name; the
+        column names of a wide frame; the ids of a long frame; the coordinates of the series
+        dimensions of xarray data joined by ``"/"``; with several channels (a long frame with
+        several value columns, a Dataset) ``"series/channel"``.
+
+    Raises:
+        TypeError: For arguments of the wrong type.
+        ValueError: For a bad ``horizon``, ``stride``, ``start`` (outside the data),
+            ``refit``, ``window``, ``train_size``, ``levels`` or ``method``, or bad data.
+
+    Examples:
+        >>> from ssmcast import datasets
+        >>> from ssmcast.baselines import Naive
+        >>> temp = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-10"]
+        >>> res = backtest(Naive(), temp, horizon=6, start=-12, levels=[0.1, 0.9], progress=False)
+        >>> res.forecasts[["cutoff", "lead", "y", "yhat", "q0.1"]].head(3)
+                       cutoff  lead    y  yhat  q0.1
+        0 2014-12-10 11:00:00     1  5.0   4.0   3.0
+        1 2014-12-10 11:00:00     2  5.0   4.0   1.5
+        2 2014-12-10 11:00:00     3  5.0   4.0   1.0
+        >>> res.metrics.overall[["MAE", "coverage"]].round(3).tolist()
+        [1.583, 1.0]
+        >>> res.to_xarray().yhat.dims
+        ('series', 'init_time', 'lead_time')
+    """
+    _check_forecaster(forecaster)
+    if method not in _METHODS:
+        raise ValueError(
+            f"The 'method' argument of backtest must be one of {list(_METHODS)}. Got {method!r}."
+        )
+    panel = to_panel(y, freq=forecaster.get_params(deep=False).get("freq"), name="y")
+    plan = _make_plan(
+        panel.time,
+        horizon=horizon,
+        start=start,
+        stride=stride,
+        refit=refit,
+        window=window,
+        train_size=train_size,
+        levels=levels,
+    )
+    x_panel = _covariate_panel(X, panel)
+    if method == "one_pass":
+        reasons = []
+        if not callable(getattr(forecaster, HOOK, None)):
+            reasons.append(f"{type(forecaster).__name__} has no {HOOK} method")
+        if plan.refit_every:
+            reasons.append("refit is not False")
+        if x_panel is not None:
+            reasons.append("covariates X were given")
+        if reasons:
+            raise ValueError(
+                f"backtest cannot take method='one_pass': {'; '.join(reasons)}. Use "
+                "method='auto' or 'loop'."
+            )
+    return run(forecaster, panel, x_panel, plan, method=method, progress=progress)
+
+
+def _covariate_panel(X: Any, panel: Panel) -> Panel | None:
+    """Covariates as a panel in their own layout, checked against the target's timestamps."""
+    if X is None:
+        return None
+    align_covariates(X, layout=panel.layout, time=panel.time, name="X")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MissingTimestampsWarning)
+        return to_panel(X, freq=panel.freq, name="X")
