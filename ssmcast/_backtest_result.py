@@ -205,7 +205,19 @@ class BacktestResult:
             interval=None if interval is None else tuple(self.levels[i] for i in interval),
         )
 
-    def _reference(self, reference: Any) -> BacktestResult:
+    def reference(self, reference: Any) -> BacktestResult:
+        """The backtest of a reference forecast over the same origins (run once, cached).
+
+        Args:
+            reference: ``"naive"``, ``"seasonal_naive"``, ``"climatology"`` or a result.
+
+        Returns:
+            The reference's :class:`BacktestResult`.
+
+        Raises:
+            ValueError: For an unknown reference name.
+            TypeError: For a reference of another type.
+        """
         if isinstance(reference, BacktestResult):
             return reference
         if not isinstance(reference, str):
@@ -246,7 +258,7 @@ class BacktestResult:
             ValueError: For an unknown reference name, or a result over other origins.
             TypeError: For a reference of another type.
         """
-        ref = self._reference(reference)
+        ref = self.reference(reference)
         if (
             ref.series != self.series
             or not ref.cutoffs.equals(self.cutoffs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ssmcast._cli_backtest import backtest_command
 from ssmcast._cli_datasets import datasets_group
 from ssmcast._version import __version__
 
@@ -15,6 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(datasets_group)
+cli.add_command(backtest_command)
 
 
 def main() -> None:

@@ -1,0 +1,151 @@
+"""Reading data files for the command line: CSV (plain, gzip, xz), Parquet and NetCDF.
+
+Errors are :class:`click.ClickException` (exit code 1) with a one- or two-line message: the
+command line prints them without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import click
+import pandas as pd
+
+TIME_COLUMN_NAMES = ("time", "ds", "date", "datetime", "timestamp", "time_hour", "date_time")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.xz", ".csv.bz2", ".csv.zip", ".txt", ".tsv")
+
+
+class DataError(click.ClickException):
+    """An error in the user's data or run: exit code 1, no traceback."""
+
+    exit_code = 1
+
+
+def closest(name: str, options) -> str:
+    """A hint naming the closest of ``options`` to ``name``, or an empty string."""
+    match = difflib.get_close_matches(name, [str(o) for o in options], n=1, cutoff=0.5)
+    if not match:
+        lowered = {str(o).lower(): str(o) for o in options}
+        if name.lower() in lowered:
+            match = [lowered[name.lower()]]
+    return f" Did you mean '{match[0]}'?" if match else ""
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet") or name.endswith(".pq"):
+            return pd.read_parquet(path)
+        if name.endswith(".nc") or name.endswith(".nc4") or name.endswith(".netcdf"):
+            import xarray as xr
+
+            with xr.open_dataset(path) as ds:
+                return ds.load().to_dataframe().reset_index()
+        if name.endswith(_CSV_SUFFIXES):
+            sep = "\t" if name.endswith(".tsv") else ","
+            return pd.read_csv(path, sep=sep)
+    except ImportError as err:
+        raise DataError(
+            f"Reading {path.name} needs an optional package: {err}. Install it (for example "
+            "'pip install pyarrow' for Parquet, 'pip install netCDF4' for NetCDF)."
+        ) from err
+    except Exception as err:
+        raise DataError(f"Could not read {path}: {type(err).__name__}: {err}") from err
+    raise DataError(
+        f"Unknown file type for {path.name}: expected .csv (also .csv.gz, .csv.xz), .parquet "
+        "or .nc (NetCDF)."
+    )
+
+
+def find_time_column(frame: pd.DataFrame, time_col: str | None) -> str:
+    """The time column: ``time_col`` when given, else a usual name, else the first parseable."""
+    if time_col is not None:
+        if time_col not in frame.columns:
+            hint = closest(time_col, frame.columns)
+            raise DataError(
+                f"--time-col '{time_col}' is not a column of the data.{hint}"
+                f" Columns: {', '.join(map(str, frame.columns))}."
+            )
+        return time_col
+    lowered = {str(c).lower(): c for c in frame.columns}
+    for candidate in TIME_COLUMN_NAMES:
+        if candidate in lowered:
+            return lowered[candidate]
+    for column in frame.columns:
+        if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
+            parsed = pd.to_datetime(frame[column].head(20), errors="coerce", format="mixed")
+            if parsed.notna().all():
+                return column
+    raise DataError(
+        "Could not find the time column; name it with --time-col. "
+        f"Columns: {', '.join(map(str, frame.columns))}."
+    )
+
+
+def read_series(
+    path: str | Path, *, targets: list[str], time_col: str | None = None, id_col: str | None = None
+) -> pd.DataFrame:
+    """Read a data file into a wide frame of the target columns on a DatetimeIndex.
+
+    With ``id_col`` (a long file with one row per series and time), each series becomes its
+    own column: ``{id}`` for one target, ``{id}_{target}`` for several.
+
+    Raises:
+        DataError: For a missing or unreadable file, an unknown column, unparsable times or
+            non-numeric targets.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"No such file: {path}")
+    frame = _read_frame(path)
+    time_col = find_time_column(frame, time_col)
+    if id_col is not None and id_col not in frame.columns:
+        raise DataError(
+            f"--id-col '{id_col}' is not a column of the data.{closest(id_col, frame.columns)}"
+        )
+    times = pd.to_datetime(frame[time_col], errors="coerce", format="mixed")
+    if times.isna().any():
+        bad = frame[time_col][times.isna()].iloc[0]
+        raise DataError(f"Column '{time_col}' has a value that is not a time: {bad!r}.")
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    frame = frame.assign(**{str(time_col): times})
+    return select_targets(frame.set_index(time_col), targets, id_col=id_col, source=path.name)
+
+
+def select_targets(
+    frame: pd.DataFrame, targets: list[str], *, id_col: str | None = None, source: str = "data"
+) -> pd.DataFrame:
+    """Pick the numeric target columns (pivoting a long frame by ``id_col``)."""
+    available = [c for c in frame.columns if c != id_col]
+    for target in targets:
+        if target not in frame.columns:
+            raise DataError(
+                f"--target '{target}' is not a column of {source}.{closest(target, available)}"
+                f" Available: {', '.join(map(str, available))}."
+            )
+        if not pd.api.types.is_numeric_dtype(frame[target]):
+            sample = frame[target].dropna().astype(str).head(3).tolist()
+            raise DataError(
+                f"--target '{target}' is not numeric (values such as {', '.join(sample)}); "
+                "choose a numeric column."
+            )
+    if id_col is None:
+        return frame[targets].astype(float).rename_axis("time")
+    keys = pd.DataFrame({"time": frame.index, "id": frame[id_col].to_numpy()})
+    duplicated = keys.duplicated()
+    if duplicated.any():
+        first = keys[duplicated].iloc[0]
+        raise DataError(
+            f"{source} has several rows for series '{first['id']}' at {first['time']}; "
+            "each series needs one row per time."
+        )
+    if not keys.groupby("id", sort=False)["time"].is_monotonic_increasing.all():
+        raise DataError(f"{source} is not sorted by time within each '{id_col}'; sort it first.")
+    wide = frame.pivot(columns=id_col, values=targets)
+    if len(targets) == 1:
+        wide.columns = [str(i) for i in wide.columns.get_level_values(1)]
+    else:
+        wide.columns = [f"{i}_{t}" for t, i in wide.columns]
+    return wide.astype(float).rename_axis("time")

@@ -1,0 +1,122 @@
+"""The command line through click's runner, on small real files."""
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from ssmcast import __version__, datasets
+from ssmcast.cli import cli
+
+
+@pytest.fixture(scope="module")
+def beijing_csv(tmp_path_factory):
+    """Two months of real hourly Beijing weather as a CSV with a 'date' column and a label."""
+    frame = datasets.load("beijing", categorical="drop").loc["2014-03-01":"2014-04-30"]
+    frame = frame[["TEMP", "DEWP", "PRES"]].rename_axis("date").reset_index()
+    frame["station"] = "airport"
+    path = tmp_path_factory.mktemp("data") / "beijing.csv.gz"
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def nyc_long_csv(tmp_path_factory):
+    """A long file: three airports, one row per station and hour (real data, two weeks)."""
+    ds = datasets.load("nyc_weather", as_="xarray").sel(time=slice("2013-05-01", "2013-05-14"))
+    frame = ds[["temp"]].to_dataframe().reset_index()
+    path = tmp_path_factory.mktemp("data") / "nyc.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def backtest(*args):
+    return run("backtest", *args)
+
+
+def test_version_and_help():
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+    for command in ([], ["backtest"], ["datasets"], ["datasets", "show"]):
+        result = run(*command, "--help")
+        assert result.exit_code == 0, result.output
+        assert "Usage" in result.output
+
+
+def test_backtest_baseline_on_a_csv_writes_files(beijing_csv, tmp_path):
+    out = tmp_path / "res"
+    result = backtest(
+        beijing_csv, "--target", "TEMP", "--model", "seasonal_naive", "--horizon", 24,
+        "--start", "2014-04-15", "--quiet", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forecasts = pd.read_csv(out / "forecasts.csv", parse_dates=["cutoff", "ds"])
+    assert {"series", "cutoff", "ds", "lead", "y", "yhat", "q0.1", "q0.9"} <= set(forecasts)
+    assert forecasts["cutoff"].min() == pd.Timestamp("2014-04-14 23:00")
+    assert forecasts["lead"].between(1, 24).all()
+    # The seasonal naive forecast is the value 24 hours before the target time.
+    truth = pd.read_csv(beijing_csv, parse_dates=["date"]).set_index("date")["TEMP"]
+    expected = truth.reindex(forecasts["ds"] - pd.Timedelta(hours=24)).to_numpy()
+    lagged = forecasts["lead"] <= 24
+    assert (forecasts.loc[lagged, "yhat"].to_numpy() == expected[lagged.to_numpy()]).all()
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert set(metrics["model"]) == {"seasonal_naive", "naive", "climatology"}
+    assert "skill_MAE_vs_naive" in metrics
+    assert (out / "backtest.png").stat().st_size > 1000
+    # The summary table goes to stdout.
+    assert "MAE" in result.stdout and "seasonal_naive" in result.stdout
+
+
+def test_backtest_long_file_with_id_column(nyc_long_csv, tmp_path):
+    result = backtest(
+        nyc_long_csv, "--target", "temp", "--id-col", "station", "--model", "naive",
+        "--horizon", 6, "--start", 0.8, "--compare", "", "--quantiles", "", "--quiet",
+        "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forecasts = pd.read_csv(tmp_path / "forecasts.csv")
+    assert set(forecasts["series"]) == {"EWR", "JFK", "LGA"}
+
+
+def test_backtest_builtin_dataset(tmp_path):
+    result = backtest(
+        "--dataset", "seattle_weather", "--target", "temp_max", "--model", "climatology",
+        "--horizon", 7, "--quiet", "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "metrics.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["missing.csv", "--target", "TEMP"], 1, "No such file"),
+        (["--dataset", "bejing", "--target", "TEMP"], 1, "Did you mean 'beijing'"),
+        (["{csv}", "--target", "TMEP"], 1, "Did you mean 'TEMP'"),
+        (["{csv}", "--target", "station"], 1, "not numeric"),
+        (["{csv}", "--target", "TEMP", "--time-col", "when"], 1, "--time-col 'when'"),
+        (["{csv}", "--target", "TEMP", "--horizon", "0"], 2, "horizon"),
+        (["{csv}", "--dataset", "beijing", "--target", "TEMP"], 2, "exactly one"),
+        (["{csv}", "--target", "TEMP", "--start", "soon"], 2, "--start"),
+        (["{csv}", "--target", "TEMP", "--model", "arima"], 2, "arima"),
+        (["{csv}", "--target", "TEMP", "--compare", "ets"], 2, "ets"),
+        (["{csv}", "--target", "TEMP", "--start", "0.999"], 1, "longer than the 2 steps"),
+        (["{csv}", "--target", "TEMP", "--start", "1900-01-01"], 1, "outside the data"),
+        (["{txt}", "--target", "TEMP"], 1, "Unknown file type"),
+    ],
+)
+def test_bad_input_gets_a_short_error(beijing_csv, tmp_path, args, code, message):
+    text_file = tmp_path / "notes.md"
+    text_file.write_text("not data")
+    args = [a.format(csv=beijing_csv, txt=text_file) for a in args]
+    if "--horizon" not in args:
+        args += ["--horizon", "24"]
+    if "--model" not in args:
+        args += ["--model", "naive"]
+    result = backtest(*args, "--quiet", "--out", tmp_path / "o")
+    assert result.exit_code == code, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
