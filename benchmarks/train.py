@@ -1,0 +1,138 @@
+"""Training throughput of each model: time steps per second, forward plus backward.
+
+For every model and size this times one jitted loss-and-gradient step over a batch of
+segments (the work of one training step, without the optimizer update), once with every SSM
+layer on the parallel ``associative`` scan and once on the ``sequential`` scan, in the same
+run, and prints the ratio. ``auto`` is what the kernels would pick on this backend.
+
+    python benchmarks/train.py            # default sizes, under ~3 minutes on a 2-core CPU
+    python benchmarks/train.py --quick    # smoke run
+"""
+
+import argparse
+import json
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ssmcast.models import build_model, set_scan_method
+from ssmcast.training import sequence_loss
+
+SIZES = {
+    "quick": [dict(d_model=16, num_layers=1, num_timesteps=128, batch_size=2)],
+    "default": [
+        dict(d_model=32, num_layers=2, num_timesteps=256, batch_size=8),
+        dict(d_model=64, num_layers=2, num_timesteps=1024, batch_size=2),
+    ],
+}
+METHODS = ("associative", "sequential", "auto")
+INPUT_DIM = 7  # one target, six calendar channels
+HORIZON = 24
+
+
+def grad_step(model):
+    graphdef, params = nnx.split(model)
+
+    @jax.jit
+    def step(params, x, dt, mask):
+        def loss(p):
+            m = nnx.merge(graphdef, p)
+            s, n = jax.vmap(lambda *a: sequence_loss(m, *a, loss="crps"))(x, dt, mask)
+            return jnp.sum(s) / jnp.sum(n)
+
+        return jax.value_and_grad(loss)(params)
+
+    return step, params
+
+
+def _timed(step, params, data):
+    t0 = time.perf_counter()
+    jax.block_until_ready(step(params, *data))
+    return time.perf_counter() - t0
+
+
+def time_methods(model, data, repeats):
+    """Median seconds per step of each method, timed in turn so load drifts hit all alike."""
+    steps, compile_s, times = {}, {}, {}
+    for method in METHODS:
+        set_scan_method(model, method)
+        steps[method] = grad_step(model)
+        compile_s[method] = _timed(*steps[method], data)
+        times[method] = []
+    for _ in range(repeats):
+        for method in METHODS:
+            times[method].append(_timed(*steps[method], data))
+    return {m: statistics.median(t) for m, t in times.items()}, compile_s
+
+
+def run(models, sizes, repeats):
+    rows = []
+    for size in sizes:
+        b, t = size["batch_size"], size["num_timesteps"]
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(b, t, INPUT_DIM)).astype(np.float32)
+        data = (jnp.asarray(x), jnp.ones((b, t)), jnp.ones((b, t, 1), bool))
+        for name in models:
+            model = build_model(
+                name,
+                input_dim=INPUT_DIM,
+                output_dim=1,
+                horizon=HORIZON,
+                d_model=size["d_model"],
+                num_layers=size["num_layers"],
+                rngs=nnx.Rngs(0),
+            )
+            row = dict(model=name, **size)
+            seconds, compile_s = time_methods(model, data, repeats)
+            for method in METHODS:
+                row[f"{method}_s"] = seconds[method]
+                row[f"{method}_steps_per_s"] = b * t / seconds[method]
+                row[f"{method}_compile_s"] = compile_s[method]
+            row["assoc_over_seq"] = row["associative_s"] / row["sequential_s"]
+            rows.append(row)
+            print(_format(row), flush=True)
+    return rows
+
+
+HEADER = (
+    f"{'model':<7}{'d':>4}{'L':>3}{'T':>6}{'B':>4} | {'assoc steps/s':>14}{'seq steps/s':>13}"
+    f"{'auto steps/s':>14} | {'assoc/seq time':>15}"
+)
+
+
+def _format(row):
+    return (
+        f"{row['model']:<7}{row['d_model']:>4}{row['num_layers']:>3}{row['num_timesteps']:>6}"
+        f"{row['batch_size']:>4} | {row['associative_steps_per_s']:>14,.0f}"
+        f"{row['sequential_steps_per_s']:>13,.0f}{row['auto_steps_per_s']:>14,.0f} | "
+        f"{row['assoc_over_seq']:>15.2f}"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one tiny size, for a smoke run")
+    parser.add_argument("--models", nargs="+", default=["s5", "mamba", "hybrid"])
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per case")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    sizes = SIZES["quick" if args.quick else "default"]
+    repeats = args.repeats or (2 if args.quick else 3)
+    print(
+        f"backend: {jax.default_backend()} ({jax.devices()[0].device_kind}), "
+        f"forward+backward of the loss, median of {repeats}"
+    )
+    print(HEADER)
+    print("-" * len(HEADER))
+    rows = run(args.models, sizes, repeats)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Forecasting network: input encoding, a stack of residual blocks, a forecast head."""
+
+from collections.abc import Sequence
+
+import jax.numpy as jnp
+from flax import nnx
+
+from ssmcast import ssm
+from ssmcast.layers import ResidualBlock
+from ssmcast.layers._inputs import sequence_dt, step_dt
+from ssmcast.models._distributions import Forecast
+from ssmcast.models._heads import make_head
+
+
+class ForecastNetwork(nnx.Module):
+    """Causal network that forecasts the next ``horizon`` steps from every time step.
+
+    Inputs are one unbatched sequence ``x (num_timesteps, input_dim)`` whose first
+    ``output_dim`` channels are the (scaled) target series and whose other channels are
+    covariates known at each step (calendar sines and cosines from the data layer). The
+    network encodes ``[values (0 where missing), observed mask, covariates, log dt]``, runs
+    the residual blocks, and the head reads each state: ``loc[t, k-1]`` forecasts
+    ``x[t + k, :output_dim]``. The head adds its output to persistence, the last observed
+    value of each target (a forward fill, itself a linear recurrence), so an untrained network
+    forecasts persistence.
+
+    A step whose targets are all missing is a missing step for the sequence layers: its input
+    is zeroed and the SSM states only decay (linear) or hold (selective); attention does not
+    attend to it. It still emits a forecast.
+
+    Args:
+        input_dim: Number of input channels (targets first, then covariates).
+        output_dim: Number of target channels.
+        horizon: Number of leads forecast from each step.
+        mixers: The sequence layers, one per residual block, each of width ``d_model``.
+        d_model: Width of the residual stream.
+        head: ``"normal"`` (probabilistic) or ``"point"``.
+        mlp_ratio: Hidden width of each block's gated MLP, as a multiple of ``d_model``.
+        head_kwargs: Extra arguments for the head (``init_scale``, ``min_scale``).
+        rngs: Random number streams for the initialisation.
+
+    Raises:
+        ValueError: If ``input_dim < output_dim`` or a dimension is not positive.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> from flax import nnx
+        >>> from ssmcast.layers import LinearSSM
+        >>> rngs = nnx.Rngs(0)
+        >>> net = ForecastNetwork(
+        ...     input_dim=3,
+        ...     output_dim=1,
+        ...     horizon=4,
+        ...     d_model=8,
+        ...     mixers=[LinearSSM(8, 4, rngs=rngs)],
+        ...     rngs=rngs,
+        ... )
+        >>> f = net(jnp.ones((20, 3)))
+        >>> f.loc.shape, f.scale.shape
+        ((20, 4, 1), (20, 4, 1))
+        >>> float(f.loc[-1, 0, 0])  # untrained: persistence
+        1.0
+    """
+
+    def __init__(
+        self,
+        *,
+        input_dim: int,
+        output_dim: int,
+        horizon: int,
+        mixers: Sequence[nnx.Module],
+        d_model: int,
+        head: str = "normal",
+        mlp_ratio: int = 2,
+        head_kwargs: dict | None = None,
+        rngs: nnx.Rngs,
+    ):
+        for name, value in (
+            ("input_dim", input_dim),
+            ("output_dim", output_dim),
+            ("horizon", horizon),
+            ("d_model", d_model),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"'{name}' must be a positive int. Got {value!r}.")
+        if input_dim < output_dim:
+            raise ValueError(
+                f"'input_dim' ({input_dim}) counts the {output_dim} target channels plus the "
+                "covariates, so it must be at least 'output_dim'."
+            )
+        self.input_dim, self.output_dim, self.horizon = input_dim, output_dim, horizon
+        self.encoder = nnx.Linear(input_dim + output_dim + 1, d_model, rngs=rngs)
+        self.blocks = nnx.List(
+            [ResidualBlock(d_model, m, mlp_ratio=mlp_ratio, rngs=rngs) for m in mixers]
+        )
+        self.norm = nnx.RMSNorm(d_model, rngs=rngs)
+        self.head = make_head(head, d_model, horizon, output_dim, rngs=rngs, **(head_kwargs or {}))
+
+    def _target_mask(self, x, mask):
+        values = x[..., : self.output_dim]
+        if mask is None:
+            return ~jnp.isnan(values)
+        return jnp.broadcast_to(
+            jnp.asarray(mask, bool).reshape(*values.shape[:-1], -1), values.shape
+        )
+
+    def _encode(self, x, target_mask, dt):
+        values = jnp.where(target_mask, x[..., : self.output_dim], 0.0)
+        features = [
+            values,
+            target_mask.astype(x.dtype),
+            x[..., self.output_dim :],
+            jnp.log(dt)[..., None],
+        ]
+        return self.encoder(jnp.concatenate(features, axis=-1)), values
+
+    def init_state(self):
+        """The initial state: ``(last_observed (output_dim,), block states)``."""
+        return (
+            jnp.zeros((self.output_dim,), jnp.float32),
+            tuple(block.init_state() for block in self.blocks),
+        )
+
+    def __call__(self, x, dt=None, mask=None, *, return_state: bool = False):
+        """Forecast from every step of a whole sequence, in parallel.
+
+        Args:
+            x: Inputs of shape ``(num_timesteps, input_dim)``; targets may be NaN where
+                missing, covariates must be finite.
+            dt: Time gap before each step in nominal steps, shape ``(num_timesteps,)``; ones
+                when None.
+            mask: Whether each target is observed, shape ``(num_timesteps, output_dim)`` or
+                ``(num_timesteps,)``; ``~isnan(targets)`` when None.
+            return_state: Also return the state after the last step (for :meth:`step`).
+
+        Returns:
+            A :class:`Forecast` with ``loc`` (and ``scale``) of shape
+            ``(num_timesteps, horizon, output_dim)``, and the last state when
+            ``return_state`` is True.
+        """
+        num_timesteps = x.shape[0]
+        dt = sequence_dt(dt, num_timesteps)
+        target_mask = self._target_mask(x, mask)
+        h, values = self._encode(x, target_mask, dt)
+        step_mask = jnp.any(target_mask, axis=-1)
+        states = []
+        for block in self.blocks:
+            out = block(h, dt, step_mask, return_state=return_state)
+            if return_state:
+                out, state = out
+                states.append(state)
+            h = out
+        m = target_mask.astype(values.dtype)
+        last = ssm.linear_recurrence(1.0 - m, m * values)
+        forecast = self.head(self.norm(h), last)
+        if return_state:
+            return forecast, (last[-1], tuple(states))
+        return forecast
+
+    def step(self, state, x_t, dt_t=None, mask_t=None):
+        """Advance by one observation and forecast the next ``horizon`` steps.
+
+        Args:
+            state: The state from :meth:`init_state`, a previous step, or ``__call__`` with
+                ``return_state=True``.
+            x_t: Inputs of shape ``(input_dim,)``.
+            dt_t: Time gap since the previous step; 1 when None.
+            mask_t: Whether each target is observed, shape ``(output_dim,)`` or scalar.
+
+        Returns:
+            ``(new_state, forecast)`` with ``forecast.loc`` of shape ``(horizon, output_dim)``.
+        """
+        last, block_states = state
+        dt = step_dt(dt_t)
+        target_mask = self._target_mask(x_t, mask_t)
+        h, values = self._encode(x_t, target_mask, dt)
+        step_mask = jnp.any(target_mask)
+        new_states = []
+        for block, block_state in zip(self.blocks, block_states, strict=True):
+            block_state, h = block.step(block_state, h, dt, step_mask)
+            new_states.append(block_state)
+        last = jnp.where(target_mask, values, last)
+        forecast = self.head(self.norm(h), last)
+        return (last, tuple(new_states)), forecast
+
+
+__all__ = ["Forecast", "ForecastNetwork"]

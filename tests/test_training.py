@@ -1,0 +1,172 @@
+"""Training: the loss falls, determinism, NaN handling, early stopping, input checks."""
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from ssmcast.models import build_model
+from ssmcast.training import (
+    TrainConfig,
+    TrainingDivergedError,
+    check_arrays,
+    fit,
+    make_optimizer,
+)
+
+TINY = dict(d_model=8, num_layers=1, state_dim=4)
+
+
+def _sine(num_timesteps=240, num_series=2, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_timesteps)
+    phase = rng.uniform(0, 2 * np.pi, (num_series, 1))
+    y = np.sin(2 * np.pi * t / 12 + phase) + 0.1 * rng.normal(size=(num_series, num_timesteps))
+    return y[..., None].astype(np.float32)
+
+
+def _model(name="s5", seed=0, **kwargs):
+    return build_model(
+        name, input_dim=1, output_dim=1, horizon=3, rngs=nnx.Rngs(seed), **{**TINY, **kwargs}
+    )
+
+
+def _config(**kwargs):
+    base = dict(
+        epochs=4,
+        steps_per_epoch=6,
+        batch_size=4,
+        segment_length=48,
+        learning_rate=1e-2,
+        progress=False,
+    )
+    return TrainConfig(**{**base, **kwargs})
+
+
+def _params(model):
+    return jax.tree.leaves(nnx.state(model, nnx.Param))
+
+
+def test_tiny_network_fits_a_noisy_sine():
+    model = _model()
+    result = fit(model, _sine(), config=_config(epochs=12))
+    train, val = result.history["train_loss"], result.history["val_loss"]
+    assert train[-1] < 0.6 * train[0]
+    assert min(val) < 0.6 * val[0]
+    assert result.best_epoch == int(np.argmin(val))
+    assert all(np.all(np.isfinite(np.asarray(p))) for p in _params(model))
+    # The model holds the best parameters, which are also returned.
+    for a, b in zip(_params(model), jax.tree.leaves(result.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_training_is_deterministic_for_a_seed():
+    y = _sine()
+    runs = []
+    for _ in range(2):
+        model = _model(seed=3)
+        result = fit(model, y, config=_config(epochs=2, seed=5))
+        runs.append((result.history["train_loss"], _params(model)))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_nan_loss_stops_with_a_clear_error_and_keeps_finite_params():
+    y = _sine(num_series=2)
+    # Persistence is off by 2e20 and (2e20)^2 overflows float32: series 1 gives an inf loss.
+    y[1, :, 0] = 1e20 * (-1.0) ** np.arange(y.shape[1])
+    model = _model()
+    with pytest.raises(TrainingDivergedError, match="NaN or infinite") as info:
+        fit(
+            model,
+            y,
+            config=_config(
+                epochs=30, batch_size=1, steps_per_epoch=1, loss="mse", val_fraction=0.0
+            ),
+        )
+    result = info.value.result
+    assert all(np.all(np.isfinite(np.asarray(p))) for p in _params(model))
+    for a, b in zip(_params(model), jax.tree.leaves(result.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    losses = result.history["train_loss"]
+    if result.best_epoch >= 0:
+        assert losses[result.best_epoch] == min(losses)
+
+
+def test_divergence_at_the_first_step_keeps_the_initial_params():
+    y = (1e20 * (-1.0) ** np.arange(80))[:, None]
+    model = _model()
+    before = [np.asarray(p) for p in _params(model)]
+    with pytest.raises(TrainingDivergedError):
+        fit(model, y, config=_config(loss="mse", val_fraction=0.0))
+    for a, b in zip(_params(model), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_early_stopping_without_progress():
+    model = _model("hybrid", num_layers=2, num_heads=2, window=8)
+    config = _config(epochs=20, learning_rate=0.0, ssm_learning_rate=0.0, patience=2)
+    result = fit(model, _sine(), config=config)
+    assert result.stopped_early
+    assert len(result.history["val_loss"]) == 3
+    assert result.best_epoch == 0
+
+
+def test_missing_values_and_gaps_train(capsys):
+    y = _sine(num_series=1)
+    y[0, 50:60] = np.nan
+    dt = np.ones(y.shape[:2], np.float32)
+    dt[0, 100] = 3.0
+    model = _model(head="point")
+    result = fit(model, y, dt, config=_config(epochs=2, progress=True))
+    assert np.all(np.isfinite(result.history["train_loss"]))
+    assert "training" in capsys.readouterr().err
+
+
+def test_check_arrays_errors():
+    with pytest.raises(ValueError, match="input_dim=2"):
+        check_arrays(np.zeros((5, 1)), None, None, input_dim=2, output_dim=1)
+    with pytest.raises(ValueError, match="'dt'"):
+        check_arrays(np.zeros((5, 1)), np.zeros(5), None, input_dim=1, output_dim=1)
+    with pytest.raises(ValueError, match="'dt' must have shape"):
+        check_arrays(np.zeros((5, 1)), np.ones(4), None, input_dim=1, output_dim=1)
+    with pytest.raises(ValueError, match="covariate"):
+        check_arrays(np.full((5, 2), np.nan), None, None, input_dim=2, output_dim=1)
+    with pytest.raises(ValueError, match="'mask'"):
+        check_arrays(np.zeros((5, 1)), None, np.ones(3, bool), input_dim=1, output_dim=1)
+    x, _, mask = check_arrays(
+        np.array([[1.0, 0.5], [2.0, 0.5]]), None, [True, False], input_dim=2, output_dim=1
+    )
+    assert x[0, 1, 0] == 0.0 and not mask[0, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("val_fraction", 1.5),
+        ("epochs", 0),
+        ("batch_size", 2.5),
+        ("loss", "hinge"),
+        ("learning_rate", -1.0),
+        ("burn_in", 48),
+        ("steps_per_epoch", 0),
+    ],
+)
+def test_invalid_settings_raise(setting, value):
+    with pytest.raises(ValueError, match=f"'{setting}' setting of TrainConfig"):
+        fit(_model(), _sine(), config=_config(**{setting: value}))
+
+
+def test_optimizer_groups_use_their_learning_rates():
+    import jax.numpy as jnp
+
+    config = TrainConfig(learning_rate=1.0, ssm_learning_rate=0.0, warmup_fraction=0.0)
+    tx = make_optimizer(config, total_steps=10)
+    params = ({"a": jnp.ones(2)}, {"w": jnp.ones((2, 2))})
+    grads = ({"a": jnp.ones(2)}, {"w": jnp.ones((2, 2))})
+    state = tx.init(params)
+    for _ in range(2):
+        updates, state = tx.update(grads, state, params)
+    np.testing.assert_array_equal(updates[0]["a"], 0.0)
+    assert np.all(np.asarray(updates[1]["w"]) < 0)
