@@ -10,6 +10,7 @@ from ssmcast import baselines, datasets, metrics
 from ssmcast._version import __version__
 from ssmcast.backtest import BacktestMetrics, BacktestResult, backtest
 from ssmcast.baselines import Climatology, Drift, Naive, SeasonalNaive
+from ssmcast.forecaster import SSMForecaster
 
 __all__ = [
     "BacktestMetrics",
@@ -17,6 +18,7 @@ __all__ = [
     "Climatology",
     "Drift",
     "Naive",
+    "SSMForecaster",
     "SeasonalNaive",
     "__version__",
     "backtest",

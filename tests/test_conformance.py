@@ -21,6 +21,7 @@ from sklearn.exceptions import NotFittedError
 from ssmcast import datasets
 from ssmcast.baselines import Climatology, Drift, Naive, SeasonalNaive
 from ssmcast.data import MissingTimestampsWarning
+from ssmcast.forecaster import SSMForecaster
 
 HORIZON = 6
 
@@ -29,6 +30,17 @@ FORECASTERS: list[Callable[[], object]] = [
     functools.partial(SeasonalNaive, horizon=HORIZON),
     functools.partial(Climatology, horizon=HORIZON),
     functools.partial(Drift, horizon=HORIZON),
+    functools.partial(
+        SSMForecaster,
+        horizon=HORIZON,
+        d_model=4,
+        num_layers=1,
+        max_epochs=1,
+        batch_size=2,
+        segment_length=32,
+        random_state=0,
+        progress=False,
+    ),
 ]
 
 LEVELS = [0.9, 0.05, 0.5, 0.1, 0.95]  # deliberately unsorted: outputs follow this order

@@ -130,6 +130,9 @@ def _recurrence_bwd(method, chunk_size, residuals, g):
 
 
 _recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
+# Compiled as a whole, so an eager call compiles once instead of op by op; inside an outer
+# jit this is inlined.
+_recurrence_jit = jax.jit(_recurrence, static_argnums=(3, 4))
 
 
 def default_chunk_size(num_timesteps: int, width: int, backend: str | None = None) -> int:
@@ -250,8 +253,8 @@ def linear_recurrence(a, b, initial=None, *, method="auto", reverse=False, chunk
     if method == "chunked" and chunk_size is None:
         chunk_size = default_chunk_size(num_timesteps, width)
     if reverse:
-        return _recurrence(a[::-1], b[::-1], h0, method, chunk_size)[::-1]
-    return _recurrence(a, b, h0, method, chunk_size)
+        return _recurrence_jit(a[::-1], b[::-1], h0, method, chunk_size)[::-1]
+    return _recurrence_jit(a, b, h0, method, chunk_size)
 
 
 def recurrence_step(state, a_t, b_t):

@@ -1,0 +1,115 @@
+"""Jitted passes of a trained network over batches of series: arrays in, arrays out.
+
+The estimator keeps the network as ``(graphdef, params)`` (``nnx.split``); these functions
+merge them inside ``jax.jit`` and ``jax.vmap`` over series. ``graphdef`` is static, so a
+model shape compiles once per input shape.
+
+* :func:`parallel_pass` reads whole sequences in parallel mode (the scan) and returns the
+  forecast from every step and the recurrent state after the last one.
+* :func:`advance` feeds observations one step at a time (recurrent mode, O(1) per step)
+  from a given state and returns the new state and the forecast from the last step.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _parallel(graphdef, params, x, dt, mask):
+    model = nnx.merge(graphdef, params)
+
+    def one(x, mask):
+        forecast, state = model(x, dt, mask, return_state=True)
+        return forecast, state
+
+    return jax.vmap(one)(x, mask)
+
+
+def parallel_pass(graphdef, params, x, dt, mask):
+    """Forecasts from every step of each series, and the state after the last step.
+
+    Args:
+        graphdef: The network's graph definition (static).
+        params: The network's state (``nnx.State``).
+        x: Inputs, ``(num_series, num_timesteps, input_dim)``; NaN where a target is missing.
+        dt: Time gaps, ``(num_timesteps,)`` (shared by the series).
+        mask: Observed targets, ``(num_series, num_timesteps, output_dim)``.
+
+    Returns:
+        ``(forecast, state)``: a :class:`~ssmcast.models.Forecast` whose ``loc`` and
+        ``scale`` have shape ``(num_series, num_timesteps, horizon, output_dim)``, and the
+        batched recurrent state.
+    """
+    return _parallel(
+        graphdef, params, jnp.asarray(x, jnp.float32), jnp.asarray(dt, jnp.float32), mask
+    )
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _advance(graphdef, params, state, x, dt, mask):
+    model = nnx.merge(graphdef, params)
+
+    def one(state, x, mask):
+        def body(carry, inputs):
+            state, _ = carry
+            state, forecast = model.step(state, *inputs)
+            return (state, forecast), None
+
+        _, first = model.step(state, x[0], dt[0], mask[0])  # the forecast's structure
+        (state, forecast), _ = jax.lax.scan(body, (state, first), (x, dt, mask))
+        return state, forecast
+
+    return jax.vmap(one)(state, x, mask)
+
+
+def advance(graphdef, params, state, x, dt, mask):
+    """Feed observations one step at a time from ``state`` (the recurrent mode).
+
+    Args:
+        graphdef: The network's graph definition (static).
+        params: The network's state (``nnx.State``).
+        state: The batched recurrent state (leading axis: series).
+        x: Inputs, ``(num_series, num_steps, input_dim)`` with ``num_steps >= 1``.
+        dt: Time gaps, ``(num_steps,)``.
+        mask: Observed targets, ``(num_series, num_steps, output_dim)``.
+
+    Returns:
+        ``(state, forecast)``: the state after the last step and the forecast from it, with
+        ``loc`` and ``scale`` of shape ``(num_series, horizon, output_dim)``.
+    """
+    return _advance(
+        graphdef,
+        params,
+        state,
+        jnp.asarray(x, jnp.float32),
+        jnp.asarray(dt, jnp.float32),
+        jnp.asarray(mask, bool),
+    )
+
+
+def model_inputs(scaled_values, covariates, calendar):
+    """Network inputs: targets first (NaN where missing), then covariates, then calendar.
+
+    Args:
+        scaled_values: Scaled targets, ``(num_series, num_timesteps, num_channels)``.
+        covariates: Scaled covariates ``(1 or num_series, num_timesteps, num_covariates)``
+            with missing values set to 0 (the mean), or None.
+        calendar: Calendar features ``(num_timesteps, num_features)``.
+
+    Returns:
+        ``(x, mask)``: inputs ``(num_series, num_timesteps, input_dim)`` as float32 and the
+        observed-target mask.
+    """
+    num_series, num_timesteps, _ = scaled_values.shape
+    parts = [scaled_values]
+    if covariates is not None:
+        parts.append(np.broadcast_to(covariates, (num_series, num_timesteps, covariates.shape[-1])))
+    parts.append(np.broadcast_to(calendar, (num_series, *calendar.shape)))
+    x = np.concatenate(parts, axis=-1).astype(np.float32)
+    return x, ~np.isnan(scaled_values)

@@ -1,0 +1,162 @@
+"""SSMForecaster beyond the shared conformance suite: models, roll-out, backtest, save/load."""
+
+import functools
+import json
+import warnings
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssmcast import backtest, datasets
+from ssmcast.forecaster import SSMForecaster
+
+TINY = dict(d_model=8, num_layers=1, max_epochs=2, batch_size=4, segment_length=64, progress=False)
+
+
+@functools.cache
+def temperature() -> pd.Series:
+    """Real hourly temperature in Beijing, autumn 2014."""
+    return datasets.load("beijing")["TEMP"].loc["2014-09-01":"2014-11-30"]
+
+
+@functools.cache
+def fitted(model="s5", horizon=6) -> SSMForecaster:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SSMForecaster(model, horizon, random_state=0, **TINY).fit(temperature())
+
+
+@pytest.mark.parametrize("model", ["s5", "mamba", "hybrid"])
+def test_each_model_fits_predicts_and_updates(model):
+    f = fitted(model)
+    forecast = f.predict()
+    assert forecast.index[0] == pd.Timestamp("2014-12-01 00:00")
+    assert np.isfinite(forecast).all()
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 11:00"]
+    g = SSMForecaster(model, 6, random_state=0, **TINY).fit(temperature())
+    g.update(december.iloc[:5]).update(december.iloc[5:])
+    h = SSMForecaster(model, 6, random_state=0, **TINY).fit(temperature()).update(december)
+    np.testing.assert_allclose(g.predict().to_numpy(), h.predict().to_numpy(), rtol=1e-5)
+    assert g.cutoff_ == december.index[-1]
+
+
+def test_long_horizons_roll_out_with_widening_intervals():
+    f = fitted()
+    q = f.predict_quantiles([0.1, 0.5, 0.9], horizon=30)
+    assert len(q) == 30 and np.isfinite(q.to_numpy()).all()
+    width = (q["q0.9"] - q["q0.1"]).to_numpy()
+    assert width[12:].mean() > width[:6].mean()
+    np.testing.assert_allclose(f.predict(horizon=30).to_numpy(), q["q0.5"].to_numpy(), rtol=1e-5)
+    # The first block of the roll-out is the plain forecast.
+    np.testing.assert_allclose(f.predict(horizon=30).iloc[:6], f.predict(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("horizon", [6, 9])
+def test_one_pass_backtest_equals_the_update_predict_loop(horizon):
+    y = datasets.load("beijing")["TEMP"].loc["2014-09-01":"2014-12-10"]
+    f = SSMForecaster("s5", 6, random_state=0, **TINY)
+    kwargs = dict(horizon=horizon, start="2014-12-01", stride=12, levels=[0.1, 0.9], progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one_pass = backtest(f, y, method="one_pass", **kwargs).forecasts
+        loop = backtest(f, y, method="loop", **kwargs).forecasts
+    pd.testing.assert_frame_equal(one_pass, loop, rtol=1e-4, atol=1e-4)
+
+
+def test_learns_to_beat_persistence_on_real_temperature():
+    # A small budget on three months of real data: the model must learn the daily cycle.
+    y = datasets.load("beijing")["TEMP"].loc["2014-08-01":"2014-11-30"]
+    f = SSMForecaster(
+        "s5", 24, d_model=16, num_layers=2, max_epochs=6, random_state=0, progress=False
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = backtest(f, y, horizon=24, start="2014-11-01", progress=False)
+    skill = result.skill("naive").overall["MAE"]
+    assert skill > 0.2, f"MAE skill against persistence {skill:.3f}"
+
+
+def test_save_and_load_predict_exactly_the_same(tmp_path):
+    f = fitted()
+    path = tmp_path / "temp.ssmcast"
+    f.save(path)
+    g = SSMForecaster.load(path)
+    assert g.get_params() == f.get_params()
+    assert g.cutoff_ == f.cutoff_ and g.freq_ == f.freq_
+    pd.testing.assert_series_equal(g.predict(horizon=14), f.predict(horizon=14))
+    pd.testing.assert_frame_equal(g.predict_quantiles([0.2, 0.8]), f.predict_quantiles([0.2, 0.8]))
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 05:00"]
+    pd.testing.assert_series_equal(
+        g.update(december).predict(), SSMForecaster.load(path).update(december).predict()
+    )
+    with zipfile.ZipFile(path) as archive:
+        assert sorted(archive.namelist()) == ["config.json", "params.msgpack", "state.msgpack"]
+
+
+def test_load_refuses_bad_files(tmp_path):
+    good = tmp_path / "good.ssmcast"
+    fitted().save(good)
+    with pytest.raises(ValueError, match="no such file"):
+        SSMForecaster.load(tmp_path / "missing.ssmcast")
+    text = tmp_path / "notes.ssmcast"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not an ssmcast model file"):
+        SSMForecaster.load(text)
+    truncated = tmp_path / "truncated.ssmcast"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match=r"not an ssmcast model file|truncated"):
+        SSMForecaster.load(truncated)
+
+    def rewrite(name, edit):
+        path = tmp_path / name
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as dst:
+            for member in src.namelist():
+                data = src.read(member)
+                if member == "config.json":
+                    data = json.dumps(edit(json.loads(data))).encode()
+                dst.writestr(member, data)
+        return path
+
+    newer = rewrite("newer.ssmcast", lambda c: {**c, "format_version": 99})
+    with pytest.raises(ValueError, match=r"format 99.*Upgrade ssmcast"):
+        SSMForecaster.load(newer)
+    foreign = rewrite("foreign.ssmcast", lambda c: {**c, "format": "other"})
+    with pytest.raises(ValueError, match="not an ssmcast model file"):
+        SSMForecaster.load(foreign)
+    wrong = rewrite("wrong.ssmcast", lambda c: {**c, "params": {**c["params"], "d_model": 16}})
+    with pytest.raises(ValueError, match="corrupted"):
+        SSMForecaster.load(wrong)
+
+
+def test_covariates_are_inputs_and_needed_to_roll_out():
+    frame = datasets.load("beijing").loc["2014-10-01":"2014-11-30"]
+    f = SSMForecaster("s5", 6, random_state=0, **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f.fit(frame["TEMP"], X=frame[["DEWP", "PRES"]])
+    assert f.input_dim_ > 1 + 2  # target, two covariates, calendar features
+    assert np.isfinite(f.predict()).all()
+    with pytest.raises(ValueError, match="pass `X` on the forecast timestamps"):
+        f.predict(horizon=12)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (dict(model="s4"), "'model'.*Did you mean 's5'"),
+        (dict(horizon=0), "horizon"),
+        (dict(d_model=0), "'d_model'"),
+        (dict(loss="mse"), "'loss'"),
+        (dict(validation_fraction=0.7), "'validation_fraction'"),
+    ],
+)
+def test_bad_parameters_get_clear_errors(params, match):
+    with pytest.raises(ValueError, match=match):
+        SSMForecaster(**{**TINY, **params}).fit(temperature())
+
+
+def test_too_short_series_is_refused():
+    with pytest.raises(ValueError, match="needs at least 50"):
+        SSMForecaster(horizon=24, **TINY).fit(temperature().iloc[:30])
