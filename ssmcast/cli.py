@@ -6,6 +6,7 @@ import click
 
 from ssmcast._cli_backtest import backtest_command
 from ssmcast._cli_datasets import datasets_group
+from ssmcast._cli_models import fit_command, predict_command
 from ssmcast._version import __version__
 
 
@@ -17,6 +18,8 @@ def cli() -> None:
 
 cli.add_command(datasets_group)
 cli.add_command(backtest_command)
+cli.add_command(fit_command)
+cli.add_command(predict_command)
 
 
 def main() -> None:

@@ -120,3 +120,59 @@ def test_bad_input_gets_a_short_error(beijing_csv, tmp_path, args, code, message
     assert result.exit_code == code, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_fit_then_predict_with_update(beijing_csv, tmp_path):
+    frame = pd.read_csv(beijing_csv, parse_dates=["date"])
+    history, new = frame.iloc[:-30], frame.iloc[-30:-20]
+    history.to_csv(tmp_path / "history.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "temp.ssmcast"
+    result = run(
+        "fit", tmp_path / "history.csv", "--target", "TEMP", "--horizon", 6, "--max-epochs", 1,
+        "--quiet", "--out", model,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert model.exists()
+    out = tmp_path / "forecast.csv"
+    result = run(
+        "predict", model, "--update", tmp_path / "new.csv", "--quantiles", "0.1,0.5,0.9",
+        "--horizon", 12, "--save-model", tmp_path / "next.ssmcast", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forecast = pd.read_csv(out, parse_dates=["time"])
+    assert list(forecast.columns) == ["time", "q0.1", "q0.5", "q0.9"]
+    assert forecast["time"].iloc[0] == new["date"].iloc[-1] + pd.Timedelta(hours=1)
+    assert len(forecast) == 12
+    assert (forecast["q0.1"] <= forecast["q0.9"]).all()
+    # The saved, updated model continues from the new cutoff.
+    result = run("predict", tmp_path / "next.ssmcast", "--out", tmp_path / "next.csv")
+    assert result.exit_code == 0, result.output
+    assert (
+        pd.read_csv(tmp_path / "next.csv", parse_dates=["time"])["time"].iloc[0]
+        == forecast["time"].iloc[0]
+    )
+    # Updating again with the same rows overlaps the model's data: a short error.
+    result = run(
+        "predict", tmp_path / "next.ssmcast", "--update", tmp_path / "new.csv", "--out", out
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_predict_refuses_a_file_that_is_not_a_model(tmp_path):
+    bad = tmp_path / "model.ssmcast"
+    bad.write_text("not a model")
+    result = run("predict", bad, "--out", tmp_path / "f.csv")
+    assert result.exit_code == 1
+    assert "not an ssmcast model file" in result.output and "Traceback" not in result.output
+
+
+def test_backtest_ssm_model_one_pass(beijing_csv, tmp_path):
+    result = backtest(
+        beijing_csv, "--target", "TEMP", "--model", "s5", "--horizon", 12, "--max-epochs", 1,
+        "--start", "2014-04-20", "--compare", "naive", "--quiet", "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = pd.read_csv(tmp_path / "metrics.csv")
+    assert set(metrics["model"]) == {"s5", "naive"}
+    assert metrics["MAE"].notna().all()

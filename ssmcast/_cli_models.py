@@ -1,0 +1,141 @@
+"""The ``ssmcast fit`` and ``ssmcast predict`` commands: save a model, forecast from it."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from ssmcast._cli_backtest import SSM_MODELS, load_target_frame, make_forecaster, parse_list
+from ssmcast._cli_io import DataError, read_series
+
+
+def _model_targets(forecaster, targets, id_col) -> list[str]:
+    """Target columns for update data: as given, or the names the saved model knows."""
+    if targets:
+        return list(targets)
+    layout = forecaster.layout_.to_dict()
+    if id_col is None and layout.get("kind") == "series" and layout.get("name") is not None:
+        return [str(layout["name"])]
+    if id_col is None and layout.get("kind") == "wide":
+        return [str(c) for c in layout["columns"]["values"]]
+    raise click.UsageError("Name the target column(s) of the update data with --target.")
+
+
+def _write_table(table, path: Path) -> None:
+    frame = table.to_frame() if isinstance(table, pd.Series) else table.copy()
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame.columns = ["_".join(str(part) for part in col) for col in frame.columns]
+    frame = frame.rename_axis("time").reset_index()
+    if path.suffix in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+
+
+@click.command("fit")
+@click.argument("data", required=False, type=click.Path(dir_okay=False))
+@click.option("--dataset", help="A built-in dataset instead of DATA (see 'ssmcast datasets').")
+@click.option(
+    "--target", "targets", multiple=True, required=True, help="Column to forecast (repeatable)."
+)
+@click.option("--time-col", help="The time column of DATA (found automatically when omitted).")
+@click.option("--id-col", help="Series id column of a long DATA file.")
+@click.option(
+    "--model", type=click.Choice(SSM_MODELS), default="s5", show_default=True, help="The SSM model."
+)
+@click.option(
+    "--horizon", type=click.IntRange(min=1), required=True, help="Steps ahead to forecast."
+)
+@click.option("--max-epochs", type=click.IntRange(min=1), help="Training epochs.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Model file to write (e.g. model.ssmcast).",
+)
+@click.option("--quiet", is_flag=True, help="No progress output.")
+def fit_command(
+    data, dataset, targets, time_col, id_col, model, horizon, max_epochs, seed, out, quiet
+):
+    """Fit an SSM model on DATA (or --dataset) and save it to --out."""
+    frame, source = load_target_frame(data, dataset, targets, time_col, id_col)
+    y = frame.iloc[:, 0] if frame.shape[1] == 1 else frame
+    forecaster = make_forecaster(
+        model, horizon=horizon, max_epochs=max_epochs, seed=seed, quiet=quiet
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore" if quiet else "default")
+            forecaster.fit(y)
+    except (ValueError, TypeError) as err:
+        raise DataError(str(err)) from err
+    forecaster.save(out)
+    click.echo(
+        f"saved {out}: {model} on {source} ({', '.join(map(str, frame.columns))}), horizon "
+        f"{horizon}, data up to {forecaster.cutoff_}"
+    )
+
+
+@click.command("predict")
+@click.argument("model_path", type=click.Path(dir_okay=False))
+@click.option(
+    "--update",
+    "new_data",
+    type=click.Path(dir_okay=False),
+    help="New observations after the model's last time, applied before forecasting.",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    help="Target column(s) of the update data [default: the model's].",
+)
+@click.option("--time-col", help="The time column of the update data.")
+@click.option("--id-col", help="Series id column of a long update file.")
+@click.option(
+    "--horizon", type=click.IntRange(min=1), help="Steps ahead [default: the model's horizon]."
+)
+@click.option(
+    "--quantiles",
+    default="",
+    help="Quantile levels to write, e.g. 0.1,0.5,0.9 [default: the point forecast].",
+)
+@click.option(
+    "--save-model",
+    type=click.Path(dir_okay=False),
+    help="Also save the updated model here (for the next run).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    required=True,
+    help="Forecast file to write (.csv or .parquet).",
+)
+def predict_command(
+    model_path, new_data, targets, time_col, id_col, horizon, quantiles, save_model, out
+):
+    """Forecast from a saved model, after applying --update data if given."""
+    from ssmcast.forecaster import SSMForecaster
+
+    levels = parse_list(quantiles, "--quantiles", kind=float)
+    try:
+        forecaster = SSMForecaster.load(model_path)
+        if new_data is not None:
+            names = _model_targets(forecaster, targets, id_col)
+            frame = read_series(new_data, targets=names, time_col=time_col, id_col=id_col)
+            forecaster.update(frame.iloc[:, 0] if frame.shape[1] == 1 else frame)
+        table = (
+            forecaster.predict_quantiles(levels, horizon=horizon)
+            if levels
+            else forecaster.predict(horizon=horizon)
+        )
+    except (ValueError, TypeError) as err:
+        raise DataError(str(err)) from err
+    _write_table(table, Path(out))
+    if save_model:
+        forecaster.save(save_model)
+    click.echo(f"wrote {out}: {len(table)} steps from {forecaster.cutoff_}")
