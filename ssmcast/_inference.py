@@ -56,14 +56,16 @@ def _advance(graphdef, params, state, x, dt, mask):
     model = nnx.merge(graphdef, params)
 
     def one(state, x, mask):
-        def body(carry, inputs):
-            state, _ = carry
-            state, forecast = model.step(state, *inputs)
-            return (state, forecast), None
+        if x.shape[0] == 1:  # the serving path: one observation, no loop
+            return model.step(state, x[0], dt[0], mask[0])
 
-        _, first = model.step(state, x[0], dt[0], mask[0])  # the forecast's structure
-        (state, forecast), _ = jax.lax.scan(body, (state, first), (x, dt, mask))
-        return state, forecast
+        def body(state, inputs):
+            state, forecast = model.step(state, *inputs)
+            return state, forecast
+
+        head, last = (x[:-1], dt[:-1], mask[:-1]), (x[-1], dt[-1], mask[-1])
+        state, _ = jax.lax.scan(lambda s, i: (body(s, i)[0], None), state, head)
+        return model.step(state, *last)
 
     return jax.vmap(one)(state, x, mask)
 
