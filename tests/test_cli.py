@@ -176,3 +176,20 @@ def test_backtest_ssm_model_one_pass(beijing_csv, tmp_path):
     metrics = pd.read_csv(tmp_path / "metrics.csv")
     assert set(metrics["model"]) == {"s5", "naive"}
     assert metrics["MAE"].notna().all()
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".nc"])
+def test_backtest_reads_parquet_and_netcdf(beijing_csv, tmp_path, suffix):
+    frame = pd.read_csv(beijing_csv, parse_dates=["date"]).drop(columns="station")
+    path = tmp_path / f"beijing{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.set_index("date").to_xarray().to_netcdf(path, engine="h5netcdf")
+    result = backtest(
+        path, "--target", "TEMP", "--target", "DEWP", "--model", "naive", "--horizon", 6,
+        "--compare", "", "--quiet", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forecasts = pd.read_csv(tmp_path / "out" / "forecasts.csv")
+    assert set(forecasts["series"]) == {"TEMP", "DEWP"}
