@@ -99,7 +99,8 @@ class BaseForecaster(BaseEstimator):
 
         Args:
             horizon: Number of steps; the ``horizon`` parameter when None.
-            X: Optional future covariates on exactly the forecast timestamps.
+            X: Optional covariates on exactly the forecast timestamps. Baselines ignore
+                them; SSMForecaster needs them only to roll out beyond its horizon.
 
         Returns:
             The forecast in the layout of the data passed to ``fit``, indexed by the future
@@ -120,7 +121,8 @@ class BaseForecaster(BaseEstimator):
             levels: Quantile levels, a list of distinct floats in (0, 1), e.g.
                 ``[0.1, 0.5, 0.9]``. Outputs follow this order.
             horizon: Number of steps; the ``horizon`` parameter when None.
-            X: Optional future covariates on exactly the forecast timestamps.
+            X: Optional covariates on exactly the forecast timestamps. Baselines ignore
+                them; SSMForecaster needs them only to roll out beyond its horizon.
 
         Returns:
             The quantile forecast in the layout of the data passed to ``fit``: columns

@@ -67,6 +67,12 @@ class SSMForecaster(BaseForecaster):
         history_: Training and validation loss per epoch.
         best_epoch_: The epoch whose parameters were kept.
         cutoff_: The last timestamp seen (``fit`` or ``update``).
+        freq_: The data's frequency (a pandas offset).
+        layout_: How forecasts are rebuilt in the caller's layout.
+        num_series_, num_channels_: The shape of the data.
+        num_gaps_: Missing timestamps inserted as NaN rows at ``fit``.
+        scaler_: The per-series, per-channel scaling statistics.
+        input_dim_: Network inputs: targets, covariates and calendar features.
 
     Examples:
         >>> from ssmcast import SSMForecaster, datasets
