@@ -122,16 +122,30 @@ def metrics_table(result, references: dict[str, object], model: str) -> pd.DataF
     return out[["model", "lead", *[c for c in out.columns if c not in ("model", "lead")]]]
 
 
+def data_options(command):
+    """The options that name the data: DATA or --dataset, --target, --time-col, --id-col."""
+    options = [
+        click.argument("data", required=False, type=click.Path(dir_okay=False)),
+        click.option("--dataset", help="A built-in dataset instead of DATA ('ssmcast datasets')."),
+        click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            required=True,
+            help="Column to forecast (repeatable).",
+        ),
+        click.option("--time-col", help="The time column of DATA (found when omitted)."),
+        click.option(
+            "--id-col", help="Series id column of a long DATA file (one row per series and time)."
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("backtest")
-@click.argument("data", required=False, type=click.Path(dir_okay=False))
-@click.option("--dataset", help="A built-in dataset instead of DATA (see 'ssmcast datasets').")
-@click.option(
-    "--target", "targets", multiple=True, required=True, help="Column to forecast (repeatable)."
-)
-@click.option("--time-col", help="The time column of DATA (found automatically when omitted).")
-@click.option(
-    "--id-col", help="Series id column of a long DATA file (one row per series and time)."
-)
+@data_options
 @click.option(
     "--model", type=click.Choice(MODELS), default="s5", show_default=True, help="The forecaster."
 )

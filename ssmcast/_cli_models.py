@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ssmcast._cli_backtest import SSM_MODELS, load_target_frame, make_forecaster, parse_list
+from ssmcast._cli_backtest import (
+    SSM_MODELS,
+    data_options,
+    load_target_frame,
+    make_forecaster,
+    parse_list,
+)
 from ssmcast._cli_io import DataError, read_series
 
 
@@ -36,13 +42,7 @@ def _write_table(table, path: Path) -> None:
 
 
 @click.command("fit")
-@click.argument("data", required=False, type=click.Path(dir_okay=False))
-@click.option("--dataset", help="A built-in dataset instead of DATA (see 'ssmcast datasets').")
-@click.option(
-    "--target", "targets", multiple=True, required=True, help="Column to forecast (repeatable)."
-)
-@click.option("--time-col", help="The time column of DATA (found automatically when omitted).")
-@click.option("--id-col", help="Series id column of a long DATA file.")
+@data_options
 @click.option(
     "--model", type=click.Choice(SSM_MODELS), default="s5", show_default=True, help="The SSM model."
 )
