@@ -174,6 +174,8 @@ def test_choose_method_by_backend():
     assert choose_method(1024, 64, backend="gpu") == "associative"
     assert choose_method(65536, 64, backend="gpu") == "chunked"
     assert choose_method(4096, 4096, backend="tpu") == "chunked"
+    assert choose_method(4096, 64, backend="cpu") == "chunked"
+    assert choose_method(16384, 1024, backend="cpu") == "sequential"
     for num_timesteps in (16, 4096, 65536):
         for width in (1, 64, 4096):
             assert choose_method(num_timesteps, width, backend="cpu") in METHODS[1:]
