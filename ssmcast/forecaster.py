@@ -15,13 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from jax.scipy.special import ndtri
 
 from ssmcast import training
 from ssmcast._base_forecaster import BaseForecaster
 from ssmcast._inference import advance, model_inputs, parallel_pass
 from ssmcast.data import Panel, calendar_features, fit_scaler, future_index
-from ssmcast.models import MODEL_NAMES, build_model
+from ssmcast.models import MODEL_NAMES, Forecast, build_model, forecast_quantiles
 
 __all__ = ["SSMForecaster"]
 
@@ -279,9 +278,7 @@ class SSMForecaster(BaseForecaster):
 
     def _predict_quantiles(self, horizon: int, levels, covariates) -> np.ndarray:
         loc, scale = self._rollout(horizon, covariates)
-        z = np.asarray(ndtri(jnp.asarray(levels, jnp.float32)), np.float64)
-        scaled = loc[..., None].astype(np.float64) + scale[..., None].astype(np.float64) * z
-        return self.scaler_.inverse_transform(scaled)
+        return self.scaler_.inverse_transform(_quantiles(loc, scale, levels))
 
     # --- backtest ----------------------------------------------------------------------------
 
@@ -310,8 +307,7 @@ class SSMForecaster(BaseForecaster):
         point = unscale(loc)
         quantiles = None
         if levels:
-            z = np.asarray(ndtri(jnp.asarray(levels, jnp.float32)), np.float64)
-            quantiles = unscale(loc[..., None] + scale[..., None].astype(np.float64) * z)
+            quantiles = unscale(_quantiles(loc, scale, levels))
         return point, quantiles
 
     def _loop_origins(self, panel: Panel, origins, horizon: int):
@@ -364,6 +360,11 @@ class SSMForecaster(BaseForecaster):
         from ssmcast.io import load_forecaster
 
         return load_forecaster(path)
+
+
+def _quantiles(loc, scale, levels) -> np.ndarray:
+    """Quantiles of the normal forecast (scaled units), levels on a new last axis."""
+    return np.asarray(forecast_quantiles(Forecast(loc, scale), levels), np.float64)
 
 
 def _slice(panel: Panel, start: int, stop: int) -> Panel:
