@@ -4,6 +4,9 @@ A page line ``<!-- scan-table: benchmarks/scan-cpu.txt -->`` (a path under ``doc
 replaced by the output that ``python benchmarks/scan.py`` printed into that file, with each
 fixed-width table turned into a Markdown table and the raw text kept in a collapsed block.
 To update a page, rerun the benchmark into the file; nothing is copied by hand.
+
+A line ``<!-- include: benchmarks/accuracy-report.txt -->`` is replaced by that file's text,
+Markdown written by a benchmark script (``benchmarks/accuracy.py --report``, ``speed.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 _MARKER = re.compile(r"^<!-- scan-table: (?P<path>\S+) -->$", re.MULTILINE)
+_INCLUDE = re.compile(r"^<!-- include: (?P<path>\S+) -->$", re.MULTILINE)
 _TABLE_HEADER = re.compile(r"^\s+T\s")
 
 
@@ -82,7 +86,7 @@ def render_scan_output(text: str, source: str) -> str:
 
 
 def on_page_markdown(markdown: str, *, config: Any, **kwargs: Any) -> str:
-    """Replace each ``scan-table`` marker with the rendered benchmark output."""
+    """Replace each ``scan-table`` and ``include`` marker with the benchmark output."""
 
     def replace(match: re.Match[str]) -> str:
         path = Path(config["docs_dir"]) / match["path"]
@@ -90,4 +94,10 @@ def on_page_markdown(markdown: str, *, config: Any, **kwargs: Any) -> str:
             raise PluginError(f"The benchmark output {path} named on a docs page is missing.")
         return render_scan_output(path.read_text(encoding="utf-8"), f"docs/{match['path']}")
 
-    return _MARKER.sub(replace, markdown)
+    def include(match: re.Match[str]) -> str:
+        path = Path(config["docs_dir"]) / match["path"]
+        if not path.is_file():
+            raise PluginError(f"The benchmark output {path} named on a docs page is missing.")
+        return path.read_text(encoding="utf-8")
+
+    return _INCLUDE.sub(include, _MARKER.sub(replace, markdown))

@@ -1,0 +1,101 @@
+"""The accuracy benchmark's harness runs (smoke mode) and scores what the protocol says.
+
+The smoke mode runs every ssmcast model (tiny) and every baseline on one small task; the
+peers are not installed in the test environment. The checks compare the harness with
+independent computations: the origins with ``backtest``'s cutoffs, and the scores of the
+naive forecast with a plain NumPy loop over the origins.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import accuracy
+
+from ssmcast.backtest import backtest
+from ssmcast.baselines import Naive
+
+TASK = next(t for t in accuracy.TASKS if t.name == "seattle_weather/temp_max")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("accuracy") / "accuracy.csv"
+    assert accuracy.main(["--smoke", "--out", str(out)]) == 0
+    return out
+
+
+def test_smoke_runs_every_local_contestant(smoke):
+    frame = pd.read_csv(smoke)
+    local = [c.name for c in accuracy.contestants().values() if c.family != "statsforecast"]
+    local = [name for name in local if name not in ("NHITS", "PatchTST")]
+    assert sorted(frame["contestant"]) == sorted(local)
+    assert frame["error"].isna().all(), frame["error"].dropna().tolist()
+    assert (frame["task"] == TASK.name).all()
+    scores = frame[["MASE", "MAE", "RMSE", "CRPS", "coverage"]].to_numpy(float)
+    assert np.isfinite(scores).all()
+    assert (frame["count"] == frame["count"].iloc[0]).all()  # the same points for everyone
+
+
+def test_smoke_resumes_without_rerunning(smoke):
+    before = pd.read_csv(smoke)
+    assert accuracy.main(["--smoke", "--out", str(smoke)]) == 0
+    assert len(pd.read_csv(smoke)) == len(before)
+
+
+def test_naive_scores_match_a_numpy_loop(smoke):
+    y = TASK.load()
+    values = y.to_numpy(float)
+    h = TASK.horizon
+    train = values[: int(0.8 * len(values))]
+    scale = np.mean(np.abs(train[7:] - train[:-7]))  # daily data: weekly season
+    errors, squares = [], []
+    for cutoff in range(int(0.8 * len(values)) - 1, len(values) - 1, h):
+        for lead in range(1, h + 1):
+            if cutoff + lead < len(values):
+                errors.append(abs(values[cutoff + lead] - values[cutoff]))
+                squares.append((values[cutoff + lead] - values[cutoff]) ** 2)
+    row = pd.read_csv(smoke).set_index("contestant").loc["Naive"]
+    assert row["count"] == len(errors)
+    np.testing.assert_allclose(row["MAE"], np.mean(errors), rtol=1e-9)
+    np.testing.assert_allclose(row["RMSE"], np.sqrt(np.mean(squares)), rtol=1e-9)
+    np.testing.assert_allclose(row["MASE"], np.mean(errors) / scale, rtol=1e-9)
+
+
+def test_origins_are_the_backtest_cutoffs():
+    y = TASK.load()
+    result = backtest(Naive(horizon=TASK.horizon), y, horizon=TASK.horizon, start=0.8,
+                      progress=False)  # fmt: skip
+    positions = accuracy.origins(y, TASK.horizon)
+    assert pd.DatetimeIndex(y.index[positions]).equals(pd.DatetimeIndex(result.cutoffs))
+
+
+def test_peer_frame_is_padded_and_gap_free():
+    y = accuracy.Task("nyc_weather", "EWR_temp", 24).load()
+    assert y.isna().any()
+    positions = accuracy.origins(y, 24)
+    frame = accuracy.peer_frame(y, positions, 24)
+    assert len(frame) == positions[-1] + 24 + 1 >= len(y)
+    assert frame["y"].notna().all()
+    observed = y.notna().to_numpy()
+    np.testing.assert_array_equal(frame["y"].to_numpy()[: len(y)][observed], y.dropna())
+
+
+def test_quantile_columns_of_the_peers():
+    assert accuracy.PEER_LEVELS == [90, 80, 70, 60, 50, 40, 30, 20, 10]
+    assert accuracy._interval_column("AutoETS", 0.05, "AutoETS") == "AutoETS-lo-90"
+    assert accuracy._interval_column("AutoETS", 0.9, "AutoETS") == "AutoETS-hi-80"
+    assert accuracy._interval_column("NHITS", 0.5, "NHITS-median") == "NHITS-median"
+
+
+def test_report_writes_tables_and_figure(smoke, tmp_path):
+    text = accuracy.report(smoke, tmp_path / "report.txt", tmp_path / "mase.png")
+    assert "| ssmcast s5 |" in text and "| SeasonalNaive |" in text
+    assert "ssmcast s5 beats SeasonalNaive (MASE) on" in text
+    assert (tmp_path / "mase.png").stat().st_size > 10_000
