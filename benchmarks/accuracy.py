@@ -15,7 +15,7 @@ The protocol (the same for every contestant; see docs/benchmarks.md):
 * Contestants: every ssmcast model with its default settings, the ssmcast baselines,
   statsforecast AutoETS, AutoTheta and MSTL, and neuralforecast NHITS and PatchTST (the
   ``bench`` extra; skipped when not installed). Peers cannot read NaN, so they get the series
-  with its gaps filled by time interpolation (the truth they are scored on keeps the gaps).
+  with its gaps filled by the last observed value (the truth they are scored on keeps them).
   Deep models run several seeds; the tables show the mean and the spread.
 
 Results are appended to a CSV (one row per task, contestant and seed; rows already there are
@@ -165,10 +165,11 @@ def peer_frame(y: pd.Series, origins: np.ndarray, horizon: int) -> pd.DataFrame:
 
     Peers' rolling evaluations put the last cutoff ``horizon`` steps before the end of the
     frame, so the series is padded past its end (by repeating the last value: a target only,
-    never an input, and not scored). Gaps are filled by time interpolation.
+    never an input, and not scored). Gaps are filled with the last observed value, which uses
+    only the past (an interpolation would let an origin inside a gap see the value after it).
     """
     stamps = pd.date_range(y.index[0], periods=origins[-1] + horizon + 1, freq=y.index.freq)
-    filled = y.interpolate(method="time", limit_direction="both").reindex(stamps).ffill()
+    filled = y.reindex(stamps).ffill().bfill()  # bfill: only a gap at the very start
     return pd.DataFrame({"unique_id": y.name, "ds": stamps, "y": filled.to_numpy(float)})
 
 
@@ -238,6 +239,11 @@ def _statsforecast(make: Callable[[Task], Any], window: int | None = None):
         )
 
     return run
+
+
+def statsforecast_window(name: str) -> int | None:
+    """Steps a statsforecast model fits and forecasts on (None: the whole history)."""
+    return None if name == "AutoETS" else SLIDING_WINDOW
 
 
 def statsforecast_models() -> dict[str, Callable[[Task], Any]]:
@@ -327,7 +333,7 @@ def contestants(smoke: bool = False) -> dict[str, Contestant]:
     for cls in (baselines.Naive, baselines.SeasonalNaive, baselines.Climatology, baselines.Drift):
         out[cls.__name__] = Contestant(cls.__name__, "baseline", _ssmcast_backtest(_baseline(cls)))
     for name, make in statsforecast_models().items():
-        window = None if name == "AutoETS" else SLIDING_WINDOW
+        window = statsforecast_window(name)
         out[name] = Contestant(
             name,
             "statsforecast",
@@ -488,7 +494,7 @@ def goals(table: pd.DataFrame, model: str = "ssmcast s5") -> list[str]:
     peers = [c for c in mase if c not in ("Naive", "SeasonalNaive", "Climatology", "Drift")]
     peers = [c for c in peers if not c.startswith("ssmcast")]
     if peers:
-        hourly = [t for t in HOURLY_WEATHER if t in mase.index]
+        hourly = [t for t in HOURLY_WEATHER if t in mase.index and mase.loc[t, peers].notna().any()]
         best = mase.loc[hourly, peers].min(axis=1)
         who = mase.loc[hourly, peers].idxmin(axis=1)
         for task in hourly:
@@ -500,23 +506,20 @@ def goals(table: pd.DataFrame, model: str = "ssmcast s5") -> list[str]:
     return lines
 
 
-def report(csv_path: Path, report_path: Path, figure_path: Path | None) -> str:
-    """Markdown tables (and a figure) from the results CSV; written to ``report_path``."""
-    frame = pd.read_csv(csv_path)
-    table = summarise(frame)
-    order = list(dict.fromkeys(table["contestant"]))
-    tasks = [t.name for t in TASKS if t.name in set(table["task"])]
-    lines = [
-        f"Results of `python benchmarks/accuracy.py` ({len(frame)} runs), summarised on "
-        f"{pd.Timestamp.now():%Y-%m-%d}: {platform.processor() or platform.machine()}, "
-        f"Python {platform.python_version()}, {versions()}.",
-        "",
-        "**MASE** (lower is better; mean over seeds, ± standard deviation where several):",
-        "",
-        "| contestant | " + " | ".join(tasks) + " |",
-        "|---|" + "---:|" * len(tasks),
-    ]
-    best = table.pivot(index="task", columns="contestant", values="MASE").min(axis=1)
+def _matrix(
+    table: pd.DataFrame,
+    tasks: list[str],
+    order: list[str],
+    metric: str,
+    *,
+    spread: bool = False,
+    digits: int = 3,
+    best: str | None = "min",
+) -> list[str]:
+    """A Markdown table of one score: a row per contestant, a column per task."""
+    lines = ["| contestant | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
+    wide = table.pivot(index="task", columns="contestant", values=metric)
+    top = wide.min(axis=1) if best == "min" else None
     for name in order:
         cells = []
         for task in tasks:
@@ -525,13 +528,48 @@ def report(csv_path: Path, report_path: Path, figure_path: Path | None) -> str:
                 cells.append("—")
                 continue
             r = row.iloc[0]
-            cell = _fmt(r["MASE"])
-            if r["seeds"] > 1:
-                cell += f" ± {_fmt(r['MASE_sd'], 3)}"
-            if math.isclose(r["MASE"], best[task]):
+            cell = _fmt(r[metric], digits)
+            if spread and r["seeds"] > 1:
+                cell += f" ± {_fmt(r[f'{metric}_sd'], digits)}"
+            if top is not None and math.isclose(r[metric], top[task]):
                 cell = f"**{cell}**"
             cells.append(cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def report(csv_path: Path, report_path: Path, figure_path: Path | None) -> str:
+    """Markdown tables (and a figure) from the results CSV; written to ``report_path``."""
+    frame = pd.read_csv(csv_path)
+    table = summarise(frame)
+    family_order = ["ssmcast", "statsforecast", "neuralforecast", "baseline"]
+    known = contestants()
+    present = list(dict.fromkeys(table["contestant"]))
+    order = sorted(
+        present,
+        key=lambda name: (
+            family_order.index(known[name].family) if name in known else len(family_order),
+            list(known).index(name) if name in known else 0,
+        ),
+    )
+    tasks = [t.name for t in TASKS if t.name in set(table["task"])]
+    lines = [
+        f"Results of `python benchmarks/accuracy.py` ({len(frame)} runs), summarised on "
+        f"{pd.Timestamp.now():%Y-%m-%d}: {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}, {versions()}.",
+        "",
+        "**MASE** (lower is better; mean over seeds, ± standard deviation where several):",
+        "",
+        *_matrix(table, tasks, order, "MASE", spread=True),
+        "",
+        "**CRPS** (in the units of each series, lower is better; mean over seeds):",
+        "",
+        *_matrix(table, tasks, order, "CRPS"),
+        "",
+        "**Coverage of the 80% interval** (0.80 is ideal; mean over seeds):",
+        "",
+        *_matrix(table, tasks, order, "coverage", digits=2, best=None),
+    ]
     lines += ["", "**Goals for the default model:**", ""]
     lines += [f"* {line}" for line in goals(table)]
     errors = frame[frame["error"].notna()] if "error" in frame else frame.iloc[:0]
@@ -540,19 +578,20 @@ def report(csv_path: Path, report_path: Path, figure_path: Path | None) -> str:
         for r in errors.drop_duplicates(["task", "contestant"]).itertuples():
             lines.append(f"* {r.task}, {r.contestant}: {r.error}")
     for task in tasks:
-        rows = table[table["task"] == task]
+        rows = table[table["task"] == task].set_index("contestant")
+        rows = rows.loc[[name for name in order if name in rows.index]].reset_index()
         lines += [
             "",
             f'??? note "{task} (horizon {int(frame[frame["task"] == task]["horizon"].iloc[0])}): '
             'all scores"',
             "",
-            "    | contestant | MASE | MAE | RMSE | CRPS | 80% coverage | seconds | seeds |",
-            "    |---|---:|---:|---:|---:|---:|---:|---:|",
+            "    | contestant | MASE | MAE | RMSE | CRPS | 80% coverage | seeds |",
+            "    |---|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows.itertuples():
             lines.append(
                 f"    | {r.contestant} | {_fmt(r.MASE)} | {_fmt(r.MAE)} | {_fmt(r.RMSE)} | "
-                f"{_fmt(r.CRPS)} | {_fmt(r.coverage, 2)} | {_fmt(r.seconds, 0)} | {r.seeds} |"
+                f"{_fmt(r.CRPS)} | {_fmt(r.coverage, 2)} | {r.seeds} |"
             )
     text = "\n".join(lines) + "\n"
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -570,18 +609,24 @@ def _figure(table: pd.DataFrame, tasks: list[str], order: list[str], path: Path)
 
     mase = table.pivot(index="task", columns="contestant", values="MASE").loc[tasks]
     ratio = mase.div(mase["SeasonalNaive"], axis=0) if "SeasonalNaive" in mase else mase
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(tasks) + 1.5))
-    markers = "os^DvP*XhH<>"
-    for i, name in enumerate(order):
-        if name in ("Naive", "Drift"):
-            continue  # far off the scale on most series
-        style = {"color": "C3", "zorder": 3, "ms": 8} if name == "ssmcast s5" else {"ms": 6}
-        ax.plot(ratio[name], range(len(tasks)), markers[i % len(markers)], label=name,
-                alpha=0.85, linestyle="none", **style)  # fmt: skip
+    fig, ax = plt.subplots(figsize=(9, 0.5 * len(tasks) + 1.5))
+    markers = "os^DvP*Xh"
+    shown = [name for name in order if name not in ("Naive", "Drift", "Climatology")]
+    for i, name in enumerate(shown):
+        offset = (i - (len(shown) - 1) / 2) * 0.06  # spread the contestants of a row
+        rows = np.arange(len(tasks)) + offset
+        if name == "ssmcast s5":
+            style = {"color": "C3", "ms": 9, "zorder": 3, "markeredgecolor": "black"}
+        else:
+            style = {"ms": 6, "alpha": 0.85}
+        ax.plot(ratio[name], rows, markers[i % len(markers)], label=name, linestyle="none",
+                **style)  # fmt: skip
     ax.axvline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(range(len(tasks)), tasks)
     ax.invert_yaxis()
     ax.set_xlabel("MASE relative to SeasonalNaive (lower is better)")
+    ax.set_title("Naive, Drift and Climatology are left out (off the scale on most series)",
+                 fontsize=9)  # fmt: skip
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

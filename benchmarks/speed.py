@@ -11,8 +11,9 @@ horizon 24, fit on the first 80%, 365 origins over the last 20%). For each conte
   forecasting the horizon with quantiles, the median over ``--repeats`` new steps.
   ssmcast: ``update`` (one recurrent step) then ``predict_quantiles``. statsforecast: the
   model's ``forward`` over the history plus the new step (its no-refit path re-reads the
-  whole series). neuralforecast: ``predict`` on the history plus the new step (it reads the
-  last ``input_size`` steps).
+  whole series; AutoTheta and MSTL the last 2,000 steps, as in the accuracy protocol).
+  neuralforecast: ``predict`` on the history plus the new step (it reads the last
+  ``input_size`` steps).
 
 The output is a Markdown table (``docs/benchmarks/speed.txt`` holds the last run). Each
 figure is also given as a ratio to ssmcast's default model (``ssmcast s5``) measured in
@@ -61,16 +62,19 @@ class Estimator:
 class StatsforecastModel:
     """A statsforecast model: ``fit`` on the values, then ``forward`` over the longer history."""
 
-    def __init__(self, make: Callable[[], Any], horizon: int):
-        self.make, self.horizon = make, horizon
+    def __init__(self, make: Callable[[], Any], horizon: int, window: int | None):
+        self.make, self.horizon, self.window = make, horizon, window
+
+    def _history(self) -> np.ndarray:
+        return self.values if self.window is None else self.values[-self.window :]
 
     def fit(self, y: pd.Series) -> None:  # noqa: D102
-        self.values = y.interpolate(limit_direction="both").to_numpy(float)
-        self.model = self.make().fit(y=self.values)
+        self.values = y.ffill().bfill().to_numpy(float)
+        self.model = self.make().fit(y=self._history())
 
     def step(self, y_new: pd.Series) -> Any:  # noqa: D102
         self.values = np.append(self.values, y_new.to_numpy(float))
-        return self.model.forward(y=self.values, h=self.horizon, level=accuracy.PEER_LEVELS)
+        return self.model.forward(y=self._history(), h=self.horizon, level=accuracy.PEER_LEVELS)
 
 
 class NeuralModel:
@@ -112,7 +116,8 @@ def timers(task: accuracy.Task, quick: bool) -> dict[str, Any]:
         import statsforecast  # noqa: F401
 
         for name, make in accuracy.statsforecast_models().items():
-            out[name] = StatsforecastModel(lambda make=make: make(task), h)
+            window = accuracy.statsforecast_window(name)
+            out[name] = StatsforecastModel(lambda make=make: make(task), h, window)
     except ImportError:
         print('statsforecast is not installed: skipped (pip install ".[bench]")')
     try:
@@ -161,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     y = task.load()
     print(
         f"speed on {task.name} (horizon {task.horizon}, {len(y)} steps, fit on 80%, "
+        f"measured {pd.Timestamp.now():%Y-%m-%d}, "
         f"{len(accuracy.origins(y, task.horizon))} origins); "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"{accuracy.versions()}"
