@@ -18,9 +18,9 @@ The protocol (the same for every contestant; see docs/benchmarks.md):
   with its gaps filled by the last observed value (the truth they are scored on keeps them).
   Deep models run several seeds; the tables show the mean and the spread.
 
-Results are appended to a CSV (one row per task, contestant and seed; rows already there are
-skipped, so an interrupted run resumes), and ``--report`` turns the CSV into the Markdown
-tables and the figure of the docs.
+Results are appended to a CSV, one row per task, contestant and seed. Rows already there are
+skipped, so an interrupted run resumes; a run that failed is recorded and tried again next
+time. ``--report`` turns the CSV into the Markdown tables and the figure of the docs.
 
 Run:  python benchmarks/accuracy.py                          (everything: about two hours)
       python benchmarks/accuracy.py --contestants s5,SeasonalNaive --tasks beijing/TEMP
@@ -392,6 +392,7 @@ def _done(path: Path) -> set[tuple[str, str, int]]:
     if not path.exists():
         return set()
     frame = pd.read_csv(path)
+    frame = frame[frame["error"].isna()]  # a failed run is tried again
     return {(r.task, r.contestant, int(r.seed)) for r in frame.itertuples()}
 
 
@@ -572,7 +573,10 @@ def report(csv_path: Path, report_path: Path, figure_path: Path | None) -> str:
     ]
     lines += ["", "**Goals for the default model:**", ""]
     lines += [f"* {line}" for line in goals(table)]
-    errors = frame[frame["error"].notna()] if "error" in frame else frame.iloc[:0]
+    key = ["task", "contestant", "seed"]
+    failed = frame[frame["error"].notna()]
+    succeeded = frame[frame["error"].isna()].set_index(key).index
+    errors = failed[~failed.set_index(key).index.isin(succeeded)]  # not retried with success
     if len(errors):
         lines += ["", "**Runs that failed** (not in the tables):", ""]
         for r in errors.drop_duplicates(["task", "contestant"]).itertuples():

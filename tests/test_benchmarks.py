@@ -99,3 +99,19 @@ def test_report_writes_tables_and_figure(smoke, tmp_path):
     assert "| ssmcast s5 |" in text and "| SeasonalNaive |" in text
     assert "ssmcast s5 beats SeasonalNaive (MASE) on" in text
     assert (tmp_path / "mase.png").stat().st_size > 10_000
+
+
+def test_a_failed_run_is_retried_and_reported_until_it_succeeds(smoke, tmp_path):
+    path = tmp_path / "accuracy.csv"
+    frame = pd.read_csv(smoke)
+    failed = frame[frame["contestant"] == "Naive"].assign(contestant="AutoETS", MASE=np.nan)
+    failed["error"] = "RuntimeError: boom"
+    pd.concat([frame, failed]).to_csv(path, index=False)
+    assert (TASK.name, "AutoETS", 0) not in accuracy._done(path)  # tried again next time
+    text = accuracy.report(path, tmp_path / "report.txt", None)
+    assert "Runs that failed" in text and "AutoETS: RuntimeError: boom" in text
+
+    retried = frame[frame["contestant"] == "Naive"].assign(contestant="AutoETS")
+    pd.concat([frame, failed, retried]).to_csv(path, index=False)
+    assert (TASK.name, "AutoETS", 0) in accuracy._done(path)
+    assert "Runs that failed" not in accuracy.report(path, tmp_path / "report.txt", None)
