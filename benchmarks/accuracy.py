@@ -658,7 +658,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     pool = contestants(smoke=args.smoke)
     tasks = [t for t in TASKS if t.name == "seattle_weather/temp_max"] if args.smoke else TASKS
     if args.tasks:
-        wanted = args.tasks.split(",")
+        wanted = [name.strip() for name in args.tasks.split(",")]
+        known = {t.name for t in TASKS} | {t.dataset for t in TASKS}
+        if unknown := [w for w in wanted if w not in known]:
+            parser.error(f"unknown tasks {unknown}; choose tasks or datasets from {sorted(known)}")
         tasks = [t for t in TASKS if t.name in wanted or t.dataset in wanted]
     chosen = list(pool.values())
     if args.contestants:

@@ -115,3 +115,10 @@ def test_a_failed_run_is_retried_and_reported_until_it_succeeds(smoke, tmp_path)
     pd.concat([frame, failed, retried]).to_csv(path, index=False)
     assert (TASK.name, "AutoETS", 0) in accuracy._done(path)
     assert "Runs that failed" not in accuracy.report(path, tmp_path / "report.txt", None)
+
+
+@pytest.mark.parametrize("option", [["--tasks", "beijing/TMP"], ["--contestants", "s6"]])
+def test_unknown_names_are_refused(option, capsys):
+    with pytest.raises(SystemExit):
+        accuracy.main(option)
+    assert "unknown" in capsys.readouterr().err
