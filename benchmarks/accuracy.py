@@ -463,7 +463,7 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean (and standard deviation over seeds) of each score per task and contestant."""
     ok = frame[frame["error"].isna()] if "error" in frame else frame
     grouped = ok.groupby(["task", "contestant"], sort=False)
-    table = grouped[["MASE", "MAE", "RMSE", "CRPS", "coverage", "seconds"]].mean()
+    table = grouped[["MASE", "MAE", "RMSE", "CRPS", "coverage"]].mean()
     table["MASE_sd"] = grouped["MASE"].std()
     table["seeds"] = grouped["seed"].count()
     return table.reset_index()
