@@ -47,8 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssmcast import SSMForecaster, baselines, datasets, metrics
-from ssmcast.backtest import backtest
+from ssmcast import SSMForecaster, backtest, baselines, datasets, metrics
 from ssmcast.data import season_length
 
 ROOT = Path(__file__).resolve().parent.parent

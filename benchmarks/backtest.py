@@ -43,10 +43,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssmcast import SSMForecaster, datasets
-from ssmcast._inference import model_inputs, parallel_pass
-from ssmcast.backtest import backtest
+from ssmcast import SSMForecaster, backtest, datasets
 from ssmcast.baselines import Climatology, Naive, SeasonalNaive
+from ssmcast.models import model_inputs, parallel_pass
 
 try:  # the peer, from the optional `bench` extra
     import statsforecast
@@ -248,8 +247,9 @@ def main() -> None:
         f.scaler_.transform(values), None, calendar_features(history.index, f.freq_).values
     )
     dt = np.ones(len(history))
+    s = f.fitted_.state  # the fitted value: network, recurrent state, scalers
     pass_ms = 1e3 * median_seconds(
-        lambda: np.asarray(parallel_pass(f._graphdef, f._params, x, dt, mask)[0].loc), repeats
+        lambda: np.asarray(parallel_pass(s.graphdef, s.params, x, dt, mask)[0].loc), repeats
     )
     one_pass_ms = 1e3 * results["SSMForecaster: one pass"][0]
     forecasting_ms = one_pass_ms - fit_ms

@@ -27,8 +27,8 @@ import jax
 import numpy as np
 
 from ssmcast import SSMForecaster, datasets
-from ssmcast._inference import advance, model_inputs, parallel_pass
 from ssmcast.data import calendar_features
+from ssmcast.models import advance, model_inputs, parallel_pass
 
 WINDOW = 512
 
@@ -60,6 +60,7 @@ def measure(model: str, repeats: int) -> dict[str, float]:
 
     api_ms = median_ms(api, repeats)
 
+    s = f.fitted_.state  # the fitted value: network, recurrent state, scalers
     time_index = new.index[:WINDOW]
     cal = calendar_features(time_index, f.freq_).values
     x, mask = model_inputs(
@@ -67,10 +68,10 @@ def measure(model: str, repeats: int) -> dict[str, float]:
     )
 
     def core():
-        return advance(f._graphdef, f._params, f._state, x[:, :1], np.ones(1), mask[:, :1])[1].loc
+        return advance(s.graphdef, s.params, s.carry, x[:, :1], np.ones(1), mask[:, :1])[1].loc
 
     def reencode():
-        return parallel_pass(f._graphdef, f._params, x, np.ones(WINDOW), mask)[0].loc
+        return parallel_pass(s.graphdef, s.params, x, np.ones(WINDOW), mask)[0].loc
 
     return {
         "api": api_ms,

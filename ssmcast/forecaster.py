@@ -8,28 +8,33 @@ forecast arrays back into the caller's layout.
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
 import warnings
+from typing import Any, ClassVar
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ssmcast import training
-from ssmcast._base_forecaster import BaseForecaster
-from ssmcast._inference import advance, model_inputs, parallel_pass
-from ssmcast.data import Panel, calendar_features, fit_scaler, future_index
-from ssmcast.models import MODEL_NAMES, Forecast, build_model, forecast_quantiles
+from ssmcast import io, training
+from ssmcast._checks import check_int
+from ssmcast._fitted_ssm import (
+    SSMState,
+    advance_state,
+    batched_init_state,
+    encode,
+    forecast_origins,
+    quantiles,
+    rollout,
+)
+from ssmcast.base import BaseForecaster, Capabilities, FitMeta, Fitted, fitted_attribute
+from ssmcast.data import Panel, Scaler, fit_scaler
+from ssmcast.models import MODEL_NAMES, build_model, parallel_pass
 
 __all__ = ["SSMForecaster"]
 
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(
-            f"The '{name}' parameter of SSMForecaster must be a positive int. Got {value!r}."
-        )
+FORMAT = "ssmcast-model"
+FORMAT_VERSION = 1
+_MEMBERS = ("params", "state")
 
 
 class SSMForecaster(BaseForecaster):
@@ -63,6 +68,9 @@ class SSMForecaster(BaseForecaster):
         progress: Show a progress bar while training.
 
     Attributes:
+        fitted_: Everything the fit learned, as one value: the shared
+            :class:`~ssmcast.base.FitMeta` and the model's ``SSMState`` (network, recurrent
+            state, last forecast, scalers, training record).
         history_: Training and validation loss per epoch.
         best_epoch_: The epoch whose parameters were kept.
         cutoff_: The last timestamp seen (``fit`` or ``update``).
@@ -120,12 +128,24 @@ class SSMForecaster(BaseForecaster):
         self.random_state = random_state
         self.progress = progress
 
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        one_pass_backtest=True, quantiles=True, covariates=True, save=True
+    )
+
+    # --- fitted attributes: views of ``fitted_`` -------------------------------------------
+
+    history_ = fitted_attribute("history", "Training and validation loss per epoch.", part="state")
+    best_epoch_ = fitted_attribute(
+        "best_epoch", "The epoch whose parameters were kept.", part="state"
+    )
+    scaler_ = fitted_attribute("scaler", "The target scaling statistics.", part="state")
+    input_dim_ = fitted_attribute("input_dim", "Network inputs.", part="state")
+    num_covariates_ = fitted_attribute("num_covariates", "Covariate columns.", part="state")
+
     # --- checks ----------------------------------------------------------------------------
 
     def _check_params(self) -> None:
         if self.model not in MODEL_NAMES:
-            import difflib
-
             near = difflib.get_close_matches(str(self.model), MODEL_NAMES, n=1, cutoff=0.5)
             hint = f" Did you mean {near[0]!r}?" if near else ""
             raise ValueError(
@@ -133,9 +153,8 @@ class SSMForecaster(BaseForecaster):
                 f"Got {self.model!r}.{hint}"
             )
         for name in ("d_model", "num_layers", "max_epochs", "batch_size", "segment_length"):
-            _positive_int(getattr(self, name), name)
-        if self.state_dim is not None:
-            _positive_int(self.state_dim, "state_dim")
+            check_int(getattr(self, name), name, "SSMForecaster")
+        check_int(self.state_dim, "state_dim", "SSMForecaster", allow_none=True)
         if self.loss not in ("crps", "nll"):
             raise ValueError(
                 f"The 'loss' parameter of SSMForecaster must be 'crps' or 'nll'. Got {self.loss!r}."
@@ -151,28 +170,16 @@ class SSMForecaster(BaseForecaster):
 
     # --- fit ---------------------------------------------------------------------------------
 
-    def _features(self, time, covariates):
-        """Scaled covariates (NaN as 0, the mean) and calendar features for ``time``."""
-        cal = calendar_features(time, self.freq_).values
-        if covariates is None:
-            return None, cal
-        scaled = self._covariate_scaler.transform(covariates)
-        return np.nan_to_num(scaled, nan=0.0), cal
-
-    def _fit(self, panel: Panel, covariates) -> None:
+    def _fit(self, panel: Panel, covariates) -> SSMState:
         seed = (
             int(np.random.default_rng().integers(2**31))
             if self.random_state is None
             else int(self.random_state)
         )
-        self.freq_ = panel.freq
-        self.scaler_ = fit_scaler(panel.values)
-        self._covariate_scaler = None if covariates is None else fit_scaler(covariates)
-        self.num_covariates_ = 0 if covariates is None else covariates.shape[-1]
-        cov, cal = self._features(panel.time, covariates)
-        x, mask = model_inputs(self.scaler_.transform(panel.values), cov, cal)
-        self.input_dim_ = x.shape[-1]
-        network = self._build_network(seed, panel.num_channels)
+        scaler = fit_scaler(panel.values)
+        covariate_scaler = None if covariates is None else fit_scaler(covariates)
+        x, mask = encode(scaler, covariate_scaler, panel.values, panel.time, panel.freq, covariates)
+        network = self._build_network(seed, input_dim=x.shape[-1], num_channels=panel.num_channels)
         config = training.TrainConfig(
             epochs=self.max_epochs,
             batch_size=self.batch_size,
@@ -194,17 +201,27 @@ class SSMForecaster(BaseForecaster):
                 stacklevel=3,
             )
             result = err.result
-        self.history_ = result.history
-        self.best_epoch_ = result.best_epoch
-        self._graphdef, self._params = nnx.split(network)
-        forecast, state = parallel_pass(self._graphdef, self._params, x, panel.dt(), mask)
-        self._state = state
-        self._last = (forecast.loc[:, -1], forecast.scale[:, -1])
+        graphdef, params = nnx.split(network)
+        forecast, carry = parallel_pass(graphdef, params, x, panel.dt(), mask)
+        return SSMState(
+            graphdef=graphdef,
+            params=params,
+            carry=carry,
+            loc=forecast.loc[:, -1],
+            scale=forecast.scale[:, -1],
+            scaler=scaler,
+            covariate_scaler=covariate_scaler,
+            horizon=int(self.horizon),
+            num_covariates=0 if covariates is None else int(covariates.shape[-1]),
+            input_dim=int(x.shape[-1]),
+            history=result.history,
+            best_epoch=int(result.best_epoch),
+        )
 
-    def _build_network(self, seed: int, num_channels: int):
+    def _build_network(self, seed: int, *, input_dim: int, num_channels: int):
         return build_model(
             self.model,
-            input_dim=self.input_dim_,
+            input_dim=input_dim,
             output_dim=num_channels,
             horizon=self.horizon,
             d_model=self.d_model,
@@ -214,71 +231,18 @@ class SSMForecaster(BaseForecaster):
             rngs=nnx.Rngs(seed),
         )
 
-    # --- update ------------------------------------------------------------------------------
+    # --- update and predict: pure functions of the fitted value ------------------------------
 
-    def _update(self, panel: Panel, covariates) -> None:
-        cov, cal = self._features(panel.time, covariates)
-        if self.num_covariates_ and cov is None:
-            raise ValueError(
-                "This SSMForecaster was fitted with covariates `X`, so `update` needs `X_new` "
-                "on the timestamps of `y_new`."
-            )
-        x, mask = model_inputs(self.scaler_.transform(panel.values), cov, cal)
-        self._state, forecast = advance(
-            self._graphdef, self._params, self._state, x, np.ones(len(panel.time)), mask
-        )
-        self._last = (forecast.loc, forecast.scale)
+    def _update(self, fitted: Fitted, panel: Panel, covariates) -> SSMState:
+        return advance_state(fitted.meta, fitted.state, panel.values, panel.time, covariates)
 
-    # --- predict -----------------------------------------------------------------------------
+    def _predict(self, fitted: Fitted, horizon: int, covariates) -> np.ndarray:
+        loc, _ = rollout(fitted.meta, fitted.state, horizon, covariates)
+        return fitted.state.scaler.inverse_transform(loc.astype(np.float64))
 
-    def _rollout(self, horizon: int, covariates):
-        """Scaled loc and scale for ``horizon`` steps, rolling out beyond the trained horizon.
-
-        Beyond ``self.horizon`` steps, the median forecast of each block is fed back as
-        observations in recurrent mode and the next block is read from the heads. The
-        variance at the end of the previous block is added to the next block's (the start is
-        uncertain): an approximation that keeps intervals widening with lead.
-        """
-        loc, scale = (np.asarray(a) for a in self._last)
-        locs, scales = [loc], [scale]
-        state, produced = self._state, self.horizon
-        if horizon > produced and self.num_covariates_ and covariates is None:
-            raise ValueError(
-                f"Forecasting {horizon} steps, beyond the fitted horizon {self.horizon}, feeds "
-                "forecasts back through the network, which was fitted with covariates `X`: "
-                "pass `X` on the forecast timestamps."
-            )
-        cutoff = self.cutoff_
-        while produced < horizon:
-            time = future_index(cutoff, self.freq_, self.horizon)
-            cov = None
-            if covariates is not None:
-                block = covariates[:, produced - self.horizon : produced]
-                cov = np.nan_to_num(self._covariate_scaler.transform(block), nan=0.0)
-            cal = calendar_features(time, self.freq_).values
-            x, mask = model_inputs(loc.astype(np.float64), cov, cal)
-            state, forecast = advance(
-                self._graphdef, self._params, state, x, np.ones(self.horizon), mask
-            )
-            start_var = scale[:, -1:, :] ** 2
-            loc = np.asarray(forecast.loc)
-            scale = np.sqrt(np.asarray(forecast.scale) ** 2 + start_var)
-            locs.append(loc)
-            scales.append(scale)
-            produced += self.horizon
-            cutoff = time[-1]
-        return (
-            np.concatenate(locs, axis=1)[:, :horizon],
-            np.concatenate(scales, axis=1)[:, :horizon],
-        )
-
-    def _predict(self, horizon: int, covariates) -> np.ndarray:
-        loc, _ = self._rollout(horizon, covariates)
-        return self.scaler_.inverse_transform(loc.astype(np.float64))
-
-    def _predict_quantiles(self, horizon: int, levels, covariates) -> np.ndarray:
-        loc, scale = self._rollout(horizon, covariates)
-        return self.scaler_.inverse_transform(_quantiles(loc, scale, levels))
+    def _predict_quantiles(self, fitted: Fitted, horizon: int, levels, covariates) -> np.ndarray:
+        loc, scale = rollout(fitted.meta, fitted.state, horizon, covariates)
+        return fitted.state.scaler.inverse_transform(quantiles(loc, scale, levels))
 
     # --- backtest ----------------------------------------------------------------------------
 
@@ -289,48 +253,26 @@ class SSMForecaster(BaseForecaster):
         whole panel equals what ``update`` up to ``t`` and then ``predict`` give. Horizons
         beyond the fitted one roll out from each origin in recurrent mode.
         """
-        cov, cal = self._features(panel.time, None)
-        x, mask = model_inputs(self.scaler_.transform(panel.values), cov, cal)
-        if horizon <= self.horizon:
-            forecast, _ = parallel_pass(self._graphdef, self._params, x, panel.dt(), mask)
-            loc = np.asarray(forecast.loc)[:, origins, :horizon]  # (S, O, H, C)
-            scale = np.asarray(forecast.scale)[:, origins, :horizon]
-        else:
-            loc, scale = self._loop_origins(panel, origins, horizon)
+        fitted = self.fitted_
+        loc, scale = forecast_origins(fitted.meta, fitted.state, panel, origins, horizon)
         num_series, num_origins, _, num_channels = loc.shape
+        scaler = fitted.state.scaler
 
         def unscale(values):  # (S, O, H, C, ...) -> origins first, in data units
             flat = values.reshape(num_series, num_origins * horizon, num_channels, -1)
-            out = self.scaler_.inverse_transform(flat.astype(np.float64))
+            out = scaler.inverse_transform(flat.astype(np.float64))
             return np.moveaxis(out.reshape(values.shape), 1, 0)
 
         point = unscale(loc)
-        quantiles = None
-        if levels:
-            quantiles = unscale(_quantiles(loc, scale, levels))
-        return point, quantiles
-
-    def _loop_origins(self, panel: Panel, origins, horizon: int):
-        """Roll out from each origin in turn (horizons beyond the fitted one)."""
-        saved = (self._state, self._last, self.cutoff_)
-        locs, scales = [], []
-        try:
-            first = int(origins[0])
-            for previous, origin in zip([first, *origins[:-1]], origins, strict=True):
-                if origin > previous:
-                    self._update(_slice(panel, previous + 1, origin + 1), None)
-                self.cutoff_ = panel.time[origin]
-                loc, scale = self._rollout(horizon, None)
-                locs.append(loc)
-                scales.append(scale)
-        finally:
-            self._state, self._last, self.cutoff_ = saved
-        return np.stack(locs, axis=1), np.stack(scales, axis=1)
+        return point, (unscale(quantiles(loc, scale, levels)) if levels else None)
 
     # --- save and load -----------------------------------------------------------------------
 
     def save(self, path) -> None:
         """Save the fitted forecaster to ``path`` (a zip of JSON and msgpack; no pickle).
+
+        The file is written next to ``path`` first and then renamed over it, so a save that
+        fails part-way leaves any earlier file at ``path`` intact.
 
         Args:
             path: File to write, conventionally with the suffix ``.ssmcast``.
@@ -338,10 +280,25 @@ class SSMForecaster(BaseForecaster):
         Raises:
             sklearn.exceptions.NotFittedError: If the forecaster is not fitted.
         """
-        from ssmcast.io import save_forecaster
-
         self._check_fitted("save")
-        save_forecaster(self, path)
+        meta, state = self.fitted_
+        fitted = {
+            **meta.to_dict(),
+            "input_dim": state.input_dim,
+            "num_covariates": state.num_covariates,
+            "scaler": state.scaler.to_dict(),
+            "covariate_scaler": None
+            if state.covariate_scaler is None
+            else state.covariate_scaler.to_dict(),
+            "history": {k: [float(v) for v in vs] for k, vs in state.history.items()},
+            "best_epoch": int(state.best_epoch),
+        }
+        config = {"estimator": type(self).__name__, "params": self.get_params(), "fitted": fitted}
+        trees = {
+            "params": nnx.to_pure_dict(state.params),
+            "state": io.numbered_leaves((state.carry, (state.loc, state.scale))),
+        }
+        io.write_archive(path, config, trees, format=FORMAT, version=FORMAT_VERSION)
 
     @classmethod
     def load(cls, path) -> SSMForecaster:
@@ -354,28 +311,49 @@ class SSMForecaster(BaseForecaster):
             The fitted forecaster.
 
         Raises:
-            ValueError: If the file is missing, truncated, not an ssmcast model, or written
-                by a newer format version.
+            ValueError: If the file is missing, truncated, not an ssmcast model, written
+                by a newer format version, or holds non-finite weights or state.
         """
-        from ssmcast.io import load_forecaster
+        archive = io.read_archive(path, format=FORMAT, version=FORMAT_VERSION, members=_MEMBERS)
+        config = archive.config
+        if config.get("estimator") != cls.__name__:
+            raise io.refuse(path, f"it holds a {config.get('estimator')!r}, not a {cls.__name__}.")
+        try:
+            forecaster = cls(**config["params"])
+            forecaster.fitted_ = forecaster._restore(config["fitted"], archive.members)
+        except (KeyError, TypeError, ValueError) as err:
+            raise io.refuse(path, f"the file is truncated or corrupted ({err}).") from err
+        return forecaster
 
-        return load_forecaster(path)
-
-
-def _quantiles(loc, scale, levels) -> np.ndarray:
-    """Quantiles of the normal forecast (scaled units), levels on a new last axis."""
-    return np.asarray(forecast_quantiles(Forecast(loc, scale), levels), np.float64)
-
-
-def _slice(panel: Panel, start: int, stop: int) -> Panel:
-    """The part ``[start:stop]`` of a panel's time axis, as a panel."""
-    return dataclasses.replace(
-        panel, values=panel.values[:, start:stop], time=panel.time[start:stop], num_gaps=0
-    )
-
-
-def batched_init_state(graphdef, params, num_series: int):
-    """The network's initial state, stacked over ``num_series`` (a template for loading)."""
-    model = nnx.merge(graphdef, params)
-    state = model.init_state()
-    return jax.tree.map(lambda leaf: jnp.repeat(leaf[None], num_series, axis=0), state)
+    def _restore(self, fitted: dict[str, Any], members: dict[str, bytes]) -> Fitted:
+        """The fitted value from an archive's config and trees (see :meth:`load`)."""
+        meta = FitMeta.from_dict(fitted)
+        network = self._build_network(
+            0, input_dim=int(fitted["input_dim"]), num_channels=meta.num_channels
+        )
+        graphdef, params = nnx.split(network)
+        nnx.replace_by_pure_dict(
+            params, io.restore_tree(members["params"], nnx.to_pure_dict(params))
+        )
+        shape = (meta.num_series, self.horizon, meta.num_channels)
+        last = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+        template = (batched_init_state(graphdef, params, meta.num_series), last)
+        carry, (loc, scale) = io.restore_leaves(members["state"], template)
+        covariate_scaler = fitted["covariate_scaler"]
+        state = SSMState(
+            graphdef=graphdef,
+            params=params,
+            carry=carry,
+            loc=loc,
+            scale=scale,
+            scaler=Scaler.from_dict(fitted["scaler"]),
+            covariate_scaler=None
+            if covariate_scaler is None
+            else Scaler.from_dict(covariate_scaler),
+            horizon=int(self.horizon),
+            num_covariates=int(fitted["num_covariates"]),
+            input_dim=int(fitted["input_dim"]),
+            history=fitted["history"],
+            best_epoch=int(fitted["best_epoch"]),
+        )
+        return Fitted(meta, state)

@@ -1,183 +1,245 @@
-"""Saving and loading fitted forecasters: data, never code.
+"""Archives of data, never code: a JSON config and msgpack trees in one zip file.
 
-A saved model is a zip archive with three members:
+An archive holds ``config.json`` (a dict with the format name and version) and any number of
+msgpack members, each a tree of arrays (:mod:`flax.serialization`). Nothing is unpickled:
+JSON and msgpack hold only numbers, strings and arrays. This module knows no estimator: the
+caller names the format, the members it expects, and reads each tree against a template of
+the right structure, shapes and dtypes (:func:`restore_tree`).
 
-* ``config.json``: the format name and version, the ssmcast version, the estimator's
-  parameters, the data's layout, frequency, cutoff, scaling statistics and the training
-  history;
-* ``params.msgpack``: the network's weights (:mod:`flax.serialization` msgpack);
-* ``state.msgpack``: the recurrent state and the forecast from it, so a loaded model
-  continues exactly where the saved one stopped.
+* :func:`write_archive` writes atomically: a temporary file in the same folder, then a
+  rename, so a failed save never destroys the file that was there.
+* :func:`read_archive` refuses a missing, truncated, foreign or newer-format file with a
+  :class:`ValueError` that says what is wrong.
 
-Nothing is unpickled: JSON and msgpack hold only numbers, strings and arrays. A missing,
-truncated, foreign or newer-format file is refused with a :class:`ValueError` that says what
-is wrong.
+Examples:
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "demo.zip"
+    >>> tree = {"w": {"a": np.arange(3.0, dtype=np.float32)}}
+    >>> write_archive(path, {"size": 3}, tree, format="demo", version=1)
+    >>> archive = read_archive(path, format="demo", version=1, members=("w",))
+    >>> template = {"a": np.zeros(3, np.float32)}
+    >>> archive.config["size"], restore_tree(archive.members["w"], template)["a"].tolist()
+    (3, [0.0, 1.0, 2.0])
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
-import pandas as pd
-from flax import nnx, serialization
+from flax import serialization
 
 from ssmcast._version import __version__
-from ssmcast.data import Layout, Scaler
 
-FORMAT = "ssmcast-model"
-FORMAT_VERSION = 1
-_MEMBERS = ("config.json", "params.msgpack", "state.msgpack")
+__all__ = [
+    "Archive",
+    "numbered_leaves",
+    "read_archive",
+    "refuse",
+    "restore_leaves",
+    "restore_tree",
+    "write_archive",
+]
+
+_CONFIG = "config.json"
 
 
-def save_forecaster(forecaster, path) -> None:
-    """Write a fitted :class:`~ssmcast.SSMForecaster` to ``path`` (see the module docstring)."""
-    f = forecaster
-    config = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "ssmcast_version": __version__,
-        "estimator": type(f).__name__,
-        "params": f.get_params(),
-        "fitted": {
-            "cutoff": f.cutoff_.isoformat(),
-            "freq": f.freq_.freqstr,
-            "layout": f.layout_.to_dict(),
-            "num_series": f.num_series_,
-            "num_channels": f.num_channels_,
-            "num_gaps": f.num_gaps_,
-            "input_dim": f.input_dim_,
-            "num_covariates": f.num_covariates_,
-            "scaler": f.scaler_.to_dict(),
-            "covariate_scaler": None
-            if f._covariate_scaler is None
-            else f._covariate_scaler.to_dict(),
-            "history": {k: [float(v) for v in vs] for k, vs in f.history_.items()},
-            "best_epoch": int(f.best_epoch_),
-        },
+class Archive(NamedTuple):
+    """An archive read by :func:`read_archive`.
+
+    Attributes:
+        path: The file.
+        config: The JSON config (format fields included).
+        members: The raw msgpack bytes of each tree member, by name.
+    """
+
+    path: Path
+    config: dict
+    members: dict[str, bytes]
+
+
+def write_archive(
+    path: str | os.PathLike,
+    config: Mapping[str, Any],
+    trees: Mapping[str, Any],
+    *,
+    format: str,
+    version: int,
+) -> None:
+    """Write ``config`` and the ``trees`` to a zip archive at ``path``, atomically.
+
+    Args:
+        path: The file to write; replaced only once the new archive is complete.
+        config: JSON-serialisable settings (NumPy scalars are converted).
+        trees: Member name -> a tree of arrays (dicts, lists, NamedTuples of arrays).
+        format: The format name stored in the config and checked on reading.
+        version: The format version stored in the config.
+
+    Raises:
+        OSError: If the folder cannot be written (the old file, if any, is kept).
+    """
+    path = Path(path)
+    header = {"format": format, "format_version": version, "ssmcast_version": __version__}
+    text = json.dumps({**header, **config}, indent=2, default=_json_default)
+    blobs = {
+        name: serialization.msgpack_serialize(jax.tree.map(np.asarray, tree))
+        for name, tree in trees.items()
     }
-    params = serialization.msgpack_serialize(jax.tree.map(np.asarray, nnx.to_pure_dict(f._params)))
-    leaves = jax.tree.leaves((f._state, f._last))
-    state = serialization.msgpack_serialize({str(i): np.asarray(x) for i, x in enumerate(leaves)})
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("config.json", json.dumps(config, indent=2, default=_json_default))
-        archive.writestr("params.msgpack", params)
-        archive.writestr("state.msgpack", state)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else "."
+    )
+    try:
+        with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(_CONFIG, text)
+            for name, blob in blobs.items():
+                z.writestr(f"{name}.msgpack", blob)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
-    raise TypeError(f"cannot save {type(value).__name__} in the model's JSON")
+    raise TypeError(f"cannot save {type(value).__name__} in the archive's JSON")
 
 
-def _refuse(path, what: str) -> ValueError:
+def refuse(path, what: str) -> ValueError:
+    """The error for a file that cannot be loaded: ``Cannot load PATH: WHAT``."""
     return ValueError(f"Cannot load {path}: {what}")
 
 
-def _read_archive(path) -> tuple[dict, bytes, bytes]:
+def read_archive(
+    path: str | os.PathLike,
+    *,
+    format: str,
+    version: int,
+    members: tuple[str, ...],
+    what: str = "an ssmcast model file",
+    hint: str = "Pass the path that SSMForecaster.save wrote.",
+) -> Archive:
+    """Read an archive written by :func:`write_archive`, checking its format first.
+
+    Args:
+        path: The file.
+        format: The expected format name.
+        version: The newest format version this reader understands.
+        members: The tree members that must be present.
+        what: What the file should be, for messages (``"an ssmcast model file"``).
+        hint: How to fix a missing file, for the message.
+
+    Returns:
+        The :class:`Archive`.
+
+    Raises:
+        ValueError: If the file is missing, not a zip archive, of another format, of a newer
+            format version, incomplete, truncated or corrupted.
+    """
     path = Path(path)
     if not path.exists():
-        raise _refuse(path, "no such file. Pass the path that SSMForecaster.save wrote.")
+        raise refuse(path, f"no such file. {hint}")
     if not zipfile.is_zipfile(path):
-        raise _refuse(path, "it is not an ssmcast model file (not a zip archive).")
+        raise refuse(path, f"it is not {what} (not a zip archive).")
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            missing = [m for m in _MEMBERS if m not in names]
-            if "config.json" not in names:
-                raise _refuse(path, "it is not an ssmcast model file (no config.json).")
-            config = json.loads(archive.read("config.json"))
-            _check_format(path, config)
+            if _CONFIG not in names:
+                raise refuse(path, f"it is not {what} (no {_CONFIG}).")
+            config = json.loads(archive.read(_CONFIG))
+            _check_format(path, config, format, version, what)
+            missing = [f"{m}.msgpack" for m in members if f"{m}.msgpack" not in names]
             if missing:
-                raise _refuse(path, f"the file is incomplete (missing {', '.join(missing)}).")
-            return config, archive.read("params.msgpack"), archive.read("state.msgpack")
+                raise refuse(path, f"the file is incomplete (missing {', '.join(missing)}).")
+            blobs = {m: archive.read(f"{m}.msgpack") for m in members}
     except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, KeyError) as err:
-        raise _refuse(path, f"the file is truncated or corrupted ({err}).") from err
+        raise refuse(path, f"the file is truncated or corrupted ({err}).") from err
+    return Archive(path, config, blobs)
 
 
-def _check_format(path, config) -> None:
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise _refuse(path, "it is not an ssmcast model file (unknown format).")
-    version = config.get("format_version")
-    if not isinstance(version, int):
-        raise _refuse(path, "its format version is missing or not an integer.")
-    if version > FORMAT_VERSION:
-        raise _refuse(
+def _check_format(path, config, format: str, version: int, what: str) -> None:
+    if not isinstance(config, dict) or config.get("format") != format:
+        raise refuse(path, f"it is not {what} (unknown format).")
+    found = config.get("format_version")
+    if not isinstance(found, int) or isinstance(found, bool):
+        raise refuse(path, "its format version is missing or not an integer.")
+    if found > version:
+        raise refuse(
             path,
-            f"it was written in model format {version} by ssmcast "
+            f"it was written in format {found} by ssmcast "
             f"{config.get('ssmcast_version', '?')}; this ssmcast {__version__} reads format "
-            f"{FORMAT_VERSION} and older. Upgrade ssmcast to load it.",
+            f"{version} and older. Upgrade ssmcast to load it.",
         )
 
 
-def load_forecaster(path):
-    """Read a forecaster written by :func:`save_forecaster`; it predicts exactly as before."""
-    from ssmcast.forecaster import SSMForecaster, batched_init_state
+def restore_tree(data: bytes, template: Any) -> Any:
+    """A tree of nested dicts from msgpack, checked key by key and shape by shape.
 
-    config, params_bytes, state_bytes = _read_archive(path)
-    if config.get("estimator") != "SSMForecaster":
-        raise _refuse(path, f"it holds a {config.get('estimator')!r}, not an SSMForecaster.")
-    try:
-        fitted = config["fitted"]
-        f = SSMForecaster(**config["params"])
-        f.cutoff_ = pd.Timestamp(fitted["cutoff"])
-        f.freq_ = pd.tseries.frequencies.to_offset(fitted["freq"])
-        f.layout_ = Layout.from_dict(fitted["layout"])
-        f.num_series_ = int(fitted["num_series"])
-        f.num_channels_ = int(fitted["num_channels"])
-        f.num_gaps_ = int(fitted["num_gaps"])
-        f.input_dim_ = int(fitted["input_dim"])
-        f.num_covariates_ = int(fitted["num_covariates"])
-        f.scaler_ = Scaler.from_dict(fitted["scaler"])
-        cov = fitted["covariate_scaler"]
-        f._covariate_scaler = None if cov is None else Scaler.from_dict(cov)
-        f.history_ = fitted["history"]
-        f.best_epoch_ = int(fitted["best_epoch"])
-        network = f._build_network(0, f.num_channels_)
-        graphdef, params = nnx.split(network)
-        nnx.replace_by_pure_dict(params, _restore(nnx.to_pure_dict(params), params_bytes))
-        template = (
-            batched_init_state(graphdef, params, f.num_series_),
-            _last_template(f),
-        )
-        leaves, treedef = jax.tree.flatten(template)
-        stored = serialization.msgpack_restore(state_bytes)
-        if len(stored) != len(leaves):
-            raise ValueError(f"{len(stored)} state arrays where {len(leaves)} were expected")
-        restored = []
-        for i, leaf in enumerate(leaves):
-            value = np.asarray(stored[str(i)])
-            if value.shape != leaf.shape:
-                raise ValueError(f"state array {i} has shape {value.shape}, not {leaf.shape}")
-            restored.append(jax.numpy.asarray(value, leaf.dtype))
-        f._graphdef, f._params = graphdef, params
-        f._state, f._last = jax.tree.unflatten(treedef, restored)
-    except (KeyError, TypeError, ValueError) as err:
-        raise _refuse(path, f"the file is truncated or corrupted ({err}).") from err
-    return f
+    Args:
+        data: The msgpack bytes of a member.
+        template: Nested dicts of arrays with the expected keys, shapes and dtypes.
 
+    Returns:
+        The stored tree with the template's structure, as JAX arrays of its dtypes.
 
-def _last_template(f):
-    shape = (f.num_series_, f.horizon, f.num_channels_)
-    zeros = jax.numpy.zeros(shape, jax.numpy.float32)
-    return (zeros, zeros)
-
-
-def _restore(target: dict, data: bytes) -> dict:
-    """Weights from msgpack, checked leaf by leaf against the freshly built network."""
+    Raises:
+        ValueError: If the keys or a shape differ, or a value is not finite.
+    """
     stored = serialization.msgpack_restore(data)
-    flat_target = dict(_flatten(target))
+    flat_template = dict(_flatten(template))
     flat_stored = dict(_flatten(stored))
-    if flat_target.keys() != flat_stored.keys():
-        raise ValueError("the weights do not match the model's parameters")
-    for key, leaf in flat_target.items():
-        if np.shape(flat_stored[key]) != np.shape(leaf):
-            raise ValueError(f"weight {'/'.join(key)} has shape {np.shape(flat_stored[key])}")
-    return jax.tree.map(lambda _, new: new, target, _unflatten_like(target, flat_stored))
+    if flat_template.keys() != flat_stored.keys():
+        raise ValueError("the stored arrays do not match the expected ones")
+    for key, leaf in flat_template.items():
+        _check_leaf(flat_stored[key], leaf, "/".join(key))
+    return _unflatten_like(template, flat_stored)
+
+
+def restore_leaves(data: bytes, template: Any) -> Any:
+    """A tree stored as its numbered leaves (``{"0": ..., "1": ...}``), on ``template``.
+
+    Args:
+        data: The msgpack bytes of a member written from ``{str(i): leaf}``.
+        template: Any JAX tree with the expected structure, shapes and dtypes.
+
+    Returns:
+        ``template``'s structure with the stored leaves.
+
+    Raises:
+        ValueError: If the count or a shape of the leaves differs, or a value is not finite.
+    """
+    leaves, treedef = jax.tree.flatten(template)
+    stored = serialization.msgpack_restore(data)
+    if not isinstance(stored, dict) or len(stored) != len(leaves):
+        count = len(stored) if isinstance(stored, dict) else 0
+        raise ValueError(f"{count} state arrays where {len(leaves)} were expected")
+    restored = [
+        jax.numpy.asarray(_check_leaf(stored[str(i)], leaf, f"state array {i}"), leaf.dtype)
+        for i, leaf in enumerate(leaves)
+    ]
+    return jax.tree.unflatten(treedef, restored)
+
+
+def numbered_leaves(tree: Any) -> dict[str, np.ndarray]:
+    """The leaves of a tree as ``{"0": leaf, "1": leaf, ...}`` (read by restore_leaves)."""
+    return {str(i): np.asarray(leaf) for i, leaf in enumerate(jax.tree.leaves(tree))}
+
+
+def _check_leaf(value: Any, leaf: Any, name: str) -> np.ndarray:
+    value = np.asarray(value)
+    if value.shape != np.shape(leaf):
+        raise ValueError(f"{name} has shape {value.shape}, not {np.shape(leaf)}")
+    if np.issubdtype(value.dtype, np.inexact) and not np.isfinite(value).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return value
 
 
 def _flatten(tree, prefix=()):
@@ -188,7 +250,7 @@ def _flatten(tree, prefix=()):
         yield prefix, tree
 
 
-def _unflatten_like(target, flat, prefix=()):
-    if isinstance(target, dict):
-        return {k: _unflatten_like(v, flat, (*prefix, str(k))) for k, v in target.items()}
-    return jax.numpy.asarray(flat[prefix], getattr(target, "dtype", None))
+def _unflatten_like(template, flat, prefix=()):
+    if isinstance(template, dict):
+        return {k: _unflatten_like(v, flat, (*prefix, str(k))) for k, v in template.items()}
+    return jax.numpy.asarray(flat[prefix], getattr(template, "dtype", None))

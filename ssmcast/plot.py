@@ -31,11 +31,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ssmcast._checks import check_int
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from ssmcast.backtest import BacktestResult
+    from ssmcast.backtesting import BacktestResult
 
 __all__ = ["plot_error_by_lead", "plot_forecast", "plot_grid", "plot_origins"]
 
@@ -312,10 +314,7 @@ def plot_grid(
     Raises:
         ValueError: For an unknown series or a bad ``ncols``.
     """
-    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1:
-        raise ValueError(
-            f"The 'ncols' argument of plot_grid must be a positive int. Got {ncols!r}."
-        )
+    ncols = check_int(ncols, "ncols", "plot_grid", kind="argument", error=ValueError)
     names = list(result.series[:max_series]) if series is None else [str(s) for s in series]
     ncols = min(ncols, len(names))
     nrows = -(-len(names) // ncols)

@@ -12,8 +12,10 @@ import pytest
 import xarray as xr
 from sklearn.base import clone
 
+import ssmcast
 from ssmcast import datasets
-from ssmcast.backtest import BacktestMetrics, BacktestResult, backtest
+from ssmcast.backtesting import BacktestMetrics, BacktestResult, backtest
+from ssmcast.base import Capabilities
 from ssmcast.baselines import Climatology, Drift, Naive, SeasonalNaive
 
 LEVELS = [0.9, 0.1, 0.5, 0.25, 0.75]  # unsorted on purpose
@@ -210,15 +212,15 @@ class SpyNaive(Naive):
 
     def _fit(self, panel, covariates):
         type(self).seen.append(("fit", panel.time, covariates))
-        super()._fit(panel, covariates)
+        return super()._fit(panel, covariates)
 
-    def _update(self, panel, covariates):
+    def _update(self, fitted, panel, covariates):
         type(self).seen.append(("update", panel.time, covariates))
-        super()._update(panel, covariates)
+        return super()._update(fitted, panel, covariates)
 
-    def _predict(self, horizon, covariates):
+    def _predict(self, fitted, horizon, covariates):
         type(self).seen.append(("predict", None, covariates))
-        return super()._predict(horizon, covariates)
+        return super()._predict(fitted, horizon, covariates)
 
 
 def test_covariates_are_sliced_and_passed():
@@ -342,6 +344,7 @@ def test_to_xarray():
 class OnePassSeasonalNaive(SeasonalNaive):
     """A fake forecaster whose one-pass hook is its own loop, to test the contract."""
 
+    capabilities = Capabilities(one_pass_backtest=True)
     calls: ClassVar[list] = []
 
     def _backtest_one_pass(self, panel, origins, horizon, levels):
@@ -357,9 +360,9 @@ class OnePassSeasonalNaive(SeasonalNaive):
                         panel.time[previous + 1 : origin + 1],
                     )
                 )
-            point.append(model._predict(horizon, None))
+            point.append(model._predict(model.fitted_, horizon, None))
             if levels is not None:
-                quantiles.append(model._predict_quantiles(horizon, levels, None))
+                quantiles.append(model._predict_quantiles(model.fitted_, horizon, levels, None))
             previous = int(origin)
         return np.stack(point), (np.stack(quantiles) if levels is not None else None)
 
@@ -399,8 +402,21 @@ def test_one_pass_is_skipped_for_refits_and_covariates():
         run(Naive(), temp(), horizon=6, start=400, method="one_pass")
 
 
+def test_one_pass_hook_is_used_only_when_declared():
+    class Undeclared(OnePassSeasonalNaive):  # has the method, declares no capability
+        capabilities = Capabilities()
+
+    OnePassSeasonalNaive.calls.clear()
+    assert run(Undeclared(), temp(), horizon=6, start=400).method == "loop"
+    assert not OnePassSeasonalNaive.calls
+    with pytest.raises(ValueError, match="do not declare one_pass_backtest"):
+        run(Undeclared(), temp(), horizon=6, start=400, method="one_pass")
+
+
 def test_one_pass_output_shapes_are_checked():
     class Broken(SeasonalNaive):
+        capabilities = Capabilities(one_pass_backtest=True)
+
         def _backtest_one_pass(self, panel, origins, horizon, levels):
             return np.zeros((len(origins), 1, horizon + 1, 1)), None
 
@@ -456,3 +472,11 @@ def test_progress_bar_only_when_asked(capsys):
     assert "backtest Naive" in capsys.readouterr().err
     backtest(Naive(), temp(), horizon=6, start=400, refit=True, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_backtest_is_a_function_and_the_old_module_path_still_imports():
+    from ssmcast.backtest import BacktestResult as OldResult  # the 0.1 module path
+    from ssmcast.backtest import backtest as old_backtest
+
+    assert ssmcast.backtest is backtest is old_backtest and callable(ssmcast.backtest)
+    assert OldResult is BacktestResult

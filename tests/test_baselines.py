@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from ssmcast import datasets
-from ssmcast._residuals import nanquantile
+from ssmcast.base import Capabilities
 from ssmcast.baselines import Climatology, Drift, Naive, SeasonalNaive
+from ssmcast.baselines._residuals import nanquantile
 
 H = pd.Timedelta("1h")
 
@@ -123,8 +124,7 @@ def test_in_sample_forecasts_match_fitting_on_a_prefix(beijing, cls):
     """The residual quantiles use the same forecasts as predict from each origin."""
     pm = beijing["pm2.5"].loc["2010-01-01":"2010-01-31"]  # NaN runs of 24 h and 67 h
     full = cls(horizon=30).fit(pm)
-    history = full._history
-    insample = full._insample(history)
+    insample = full._insample(full.fitted_.state)
     for stop in (30, 101, 200, 580, 620, len(pm) - 31):
         forecast = cls(horizon=30).fit(pm.iloc[:stop]).predict().to_numpy()
         expected = [insample(lead)[0, stop - 1, 0] for lead in range(1, 31)]
@@ -145,8 +145,14 @@ def test_parameters_are_validated(beijing):
     temp = beijing["TEMP"].iloc[:100]
     with pytest.raises(ValueError, match="'season_length' parameter of SeasonalNaive"):
         SeasonalNaive(season_length=0).fit(temp)
+    with pytest.raises(TypeError, match=r"'season_length' parameter .* Got 1.5 \(float\)"):
+        SeasonalNaive(season_length=1.5).fit(temp)
     with pytest.raises(ValueError, match="'window' parameter of Climatology"):
         Climatology(window=-1).fit(temp)
+    with pytest.raises(ValueError, match=r"must be an int from 0 to 182\. Got 183"):
+        Climatology(window=183).fit(temp)
+    with pytest.raises(TypeError, match="'window' parameter of Climatology"):
+        Climatology(window=2.0).fit(temp)
     with pytest.raises(ValueError, match=r"has 20 time step.*SeasonalNaive needs at least 24"):
         SeasonalNaive().fit(temp.iloc[:20])
     assert len(SeasonalNaive(season_length=12).fit(temp.iloc[:20]).predict()) == 24
@@ -188,3 +194,36 @@ def test_quantiles_need_in_sample_errors():
     assert np.isfinite(forecaster.predict().to_numpy()).all()
     with pytest.raises(ValueError, match=r"quantiles for column 'b'.*longer history"):
         forecaster.predict_quantiles([0.1, 0.9])
+
+
+@pytest.mark.parametrize("cls", [Naive, SeasonalNaive, Drift, Climatology])
+def test_update_makes_a_new_state_and_leaves_the_old_one_alone(beijing, cls):
+    temp = beijing["TEMP"].loc["2014-06-01":"2014-06-10"]
+    forecaster = cls(horizon=6).fit(temp.iloc[:100])
+    before = forecaster.fitted_
+    copies = [np.copy(v) if isinstance(v, np.ndarray) else v for v in before.state]
+    first = forecaster.predict()
+    attributes = set(vars(forecaster))
+    forecaster.update(temp.iloc[100:130])
+    assert forecaster.fitted_ is not before and forecaster.fitted_.state is not before.state
+    assert set(vars(forecaster)) == attributes == {*forecaster.get_params(), "fitted_"}
+    for old, kept in zip(before.state, copies, strict=True):
+        if isinstance(old, np.ndarray):
+            assert not old.flags.writeable
+            np.testing.assert_array_equal(old, kept)
+    assert forecaster.fitted_.state.num_steps == 130 and before.state.num_steps == 100
+    forecaster.fitted_ = before  # the old value still forecasts as before the update
+    pd.testing.assert_series_equal(forecaster.predict(), first)
+
+
+def test_fitted_attributes_are_read_only_views_of_the_state(beijing):
+    forecaster = SeasonalNaive(horizon=6)
+    with pytest.raises(AttributeError, match="season_length_"):
+        forecaster.season_length_  # noqa: B018
+    forecaster.fit(beijing["TEMP"].iloc[:100])
+    assert forecaster.season_length_ == forecaster.fitted_.state.season_length == 24
+    with pytest.raises(AttributeError):
+        forecaster.season_length_ = 12
+    assert type(forecaster).capabilities == Capabilities(
+        one_pass_backtest=False, quantiles=True, covariates=False, save=False
+    )

@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import accuracy
 
-from ssmcast.backtest import backtest
+from ssmcast import backtest
 from ssmcast.baselines import Naive
 
 TASK = next(t for t in accuracy.TASKS if t.name == "seattle_weather/temp_max")

@@ -1,11 +1,17 @@
 """The command line through click's runner, on small real files."""
 
+from types import SimpleNamespace
+
+import click
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ssmcast import __version__, datasets
+from ssmcast import __version__, datasets, registry
+from ssmcast.backtesting import REFERENCES
 from ssmcast.cli import cli
+from ssmcast.cli._models import _model_targets
+from ssmcast.cli._options import make_forecaster
 
 
 @pytest.fixture(scope="module")
@@ -193,3 +199,51 @@ def test_backtest_reads_parquet_and_netcdf(beijing_csv, tmp_path, suffix):
     assert result.exit_code == 0, result.output
     forecasts = pd.read_csv(tmp_path / "out" / "forecasts.csv")
     assert set(forecasts["series"]) == {"TEMP", "DEWP"}
+
+
+def _choices(command, option):
+    [param] = [p for p in cli.commands[command].params if p.name == option]
+    return tuple(param.type.choices)
+
+
+def test_model_names_come_from_the_registry():
+    assert _choices("backtest", "model") == registry.names()
+    assert _choices("fit", "model") == registry.names(capability="save")
+
+
+def test_compare_accepts_the_references_of_a_backtest(tmp_path):
+    result = backtest(
+        tmp_path / "x.csv", "--target", "T", "--horizon", 1, "--compare", "naive,drift",
+        "--out", tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert f"choose from {', '.join(REFERENCES)}." in result.output
+
+
+def test_make_forecaster_passes_run_settings_to_models_only():
+    baseline = make_forecaster("naive", horizon=3, max_epochs=5, seed=1, quiet=True)
+    assert baseline.get_params()["horizon"] == 3
+    assert "random_state" not in baseline.get_params()
+    params = make_forecaster("mamba", horizon=3, max_epochs=5, seed=1, quiet=True).get_params()
+    assert (params["model"], params["horizon"], params["max_epochs"]) == ("mamba", 3, 5)
+    assert (params["random_state"], params["progress"]) == (1, False)
+    default = make_forecaster("s5", horizon=3, max_epochs=None, seed=0, quiet=False)
+    assert default.get_params()["max_epochs"] == registry.make("s5").get_params()["max_epochs"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "targets", "id_col", "expected"),
+    [
+        (["TEMP", "DEWP"], (), None, ["TEMP", "DEWP"]),
+        (["TEMP"], ("PRES",), None, ["PRES"]),
+        (["TEMP"], (), "station", None),
+        (None, (), None, None),
+    ],
+)
+def test_predict_update_targets_from_the_model(columns, targets, id_col, expected):
+    model = SimpleNamespace(layout_=SimpleNamespace(column_names=lambda: columns))
+    if expected is None:
+        with pytest.raises(click.UsageError, match="--target"):
+            _model_targets(model, targets, id_col)
+    else:
+        assert _model_targets(model, targets, id_col) == expected

@@ -16,8 +16,8 @@ import xarray as xr
 from click.testing import CliRunner
 
 from ssmcast import datasets
-from ssmcast._dataset_catalog import CATALOG
 from ssmcast.cli import cli
+from ssmcast.datasets._catalog import CATALOG
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = sorted(CATALOG)
@@ -251,7 +251,7 @@ def test_files_are_shipped_small_and_documented():
 
 
 def test_data_folder_is_the_package_first_then_the_checkout():
-    packaged = Path(datasets.__file__).parent / "_datasets"
+    packaged = Path(datasets.__file__).parent.parent / "_datasets"  # ssmcast/_datasets
     expected = packaged if packaged.is_dir() else ROOT / "datasets"
     assert Path(str(datasets._data_dir())).resolve() == expected.resolve()
 

@@ -4,10 +4,13 @@ import functools
 import json
 import warnings
 import zipfile
+from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
+from flax import serialization
 
 from ssmcast import backtest, datasets
 from ssmcast.forecaster import SSMForecaster
@@ -160,3 +163,67 @@ def test_bad_parameters_get_clear_errors(params, match):
 def test_too_short_series_is_refused():
     with pytest.raises(ValueError, match="needs at least 50"):
         SSMForecaster(horizon=24, **TINY).fit(temperature().iloc[:30])
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_a_model_saved_by_ssmcast_0_1_loads_and_predicts_as_it_did():
+    # Written by ssmcast 0.1 (format 1): a hybrid model, so attention caches are in the state.
+    expected = json.loads((DATA / "hybrid-format1.json").read_text())
+    g = SSMForecaster.load(DATA / "hybrid-format1.ssmcast")
+    assert str(g.cutoff_) == expected["cutoff"] and g.get_params()["model"] == "hybrid"
+    np.testing.assert_allclose(g.predict(horizon=9).to_numpy(), expected["predict"], rtol=1e-6)
+    q = g.predict_quantiles([0.1, 0.9]).to_numpy()
+    np.testing.assert_allclose(q, expected["q"], rtol=1e-6)
+
+
+def test_update_makes_a_new_fitted_value_and_leaves_the_old_one_alone():
+    f = SSMForecaster("s5", 6, random_state=0, **TINY).fit(temperature())
+    before, first = f.fitted_, f.predict()
+    carry = [np.array(leaf) for leaf in jax.tree.leaves(before.state.carry)]
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 05:00"]
+    f.update(december)
+    assert f.fitted_ is not before and f.cutoff_ == december.index[-1]
+    assert before.meta.cutoff == temperature().index[-1]
+    for old, kept in zip(jax.tree.leaves(before.state.carry), carry, strict=True):
+        np.testing.assert_array_equal(np.asarray(old), kept)
+    assert set(vars(f)) == {*f.get_params(), "fitted_"}  # no other state on the estimator
+    f.fitted_ = before  # the old value still forecasts as before the update
+    pd.testing.assert_series_equal(f.predict(), first)
+
+
+def test_a_failed_save_keeps_the_earlier_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.ssmcast"
+    fitted().save(path)
+    good = path.read_bytes()
+
+    def broken(self, name, data, *args, **kwargs):
+        if name.endswith(".msgpack"):
+            raise OSError("disk full")
+        return original(self, name, data, *args, **kwargs)
+
+    original = zipfile.ZipFile.writestr
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", broken)
+    with pytest.raises(OSError, match="disk full"):
+        fitted().save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert SSMForecaster.load(path).predict().equals(fitted().predict())
+
+
+def test_load_refuses_non_finite_weights(tmp_path):
+    good = tmp_path / "good.ssmcast"
+    fitted().save(good)
+    bad = tmp_path / "nan.ssmcast"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for member in src.namelist():
+            data = src.read(member)
+            if member == "params.msgpack":
+                tree = serialization.msgpack_restore(data)
+                leaves, treedef = jax.tree.flatten(tree)
+                leaves[0] = np.full_like(np.asarray(leaves[0]), np.nan)
+                data = serialization.msgpack_serialize(jax.tree.unflatten(treedef, leaves))
+            dst.writestr(member, data)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        SSMForecaster.load(bad)

@@ -227,7 +227,7 @@ def test_crps_gaussian_matches_numerical_integration(y, mu, sigma):
 
 
 def test_stdlib_normal_cdf_fallback_matches_scipy():
-    from ssmcast._metrics_probabilistic import _normal_cdf_stdlib
+    from ssmcast.metrics._probabilistic import _normal_cdf_stdlib
 
     # Relative agreement down to 5e-198 (z = -30): both are erfc-based and differ by at most
     # ~2e-13 relative in the far tail, ~1e-16 near the centre.

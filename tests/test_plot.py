@@ -13,8 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import PolyCollection
 
-from ssmcast import datasets
-from ssmcast.backtest import backtest
+from ssmcast import backtest, datasets
 from ssmcast.baselines import Naive, SeasonalNaive
 from ssmcast.plot import plot_error_by_lead, plot_forecast, plot_grid, plot_origins
 
@@ -92,8 +91,8 @@ def test_plot_error_by_lead_several_models(tmp_path):
         plot_error_by_lead(result("naive", None), metric="CRPS")
 
 
-def test_result_plot_delegates():
-    ax = result("seasonal").plot(metric="CRPS")
+def test_error_by_lead_of_one_result_is_labelled_by_its_forecaster():
+    ax = plot_error_by_lead(result("seasonal"), metric="CRPS")
     assert [line.get_label() for line in ax.get_lines()] == ["SeasonalNaive"]
 
 

@@ -26,6 +26,19 @@ class CalendarFeatures(NamedTuple):
     names: tuple[str, ...]
 
 
+def _time_and_offset(time, freq, function: str) -> tuple[pd.DatetimeIndex, pd.DateOffset]:
+    """The index and its frequency as an offset (``freq``, else the index's own)."""
+    time = pd.DatetimeIndex(time)
+    if freq is None:
+        freq = time.freq
+    if freq is None:
+        raise ValueError(
+            f"The 'freq' argument of {function} is needed when the index has no freq; pass "
+            "e.g. freq='h'."
+        )
+    return time, parse_freq(freq)
+
+
 def calendar_feature_names(freq: object) -> tuple[str, ...]:
     """The calendar features that suit a frequency, in the order of :func:`calendar_features`.
 
@@ -81,15 +94,8 @@ def calendar_features(time: pd.DatetimeIndex, freq: object = None) -> CalendarFe
         >>> feats.values[:, 0].round(3).tolist()  # sin of the time of day: 0h, 6h, 12h
         [0.0, 1.0, 0.0]
     """
-    time = pd.DatetimeIndex(time)
-    if freq is None:
-        freq = time.freq
-    if freq is None:
-        raise ValueError(
-            "The 'freq' argument of calendar_features is needed when the index has no freq; "
-            "pass e.g. freq='h'."
-        )
-    names = calendar_feature_names(parse_freq(freq))
+    time, offset = _time_and_offset(time, freq, "calendar_features")
+    names = calendar_feature_names(offset)
     day_fraction = (
         time.hour.to_numpy() + time.minute.to_numpy() / 60 + time.second.to_numpy() / 3600
     ) / 24
@@ -134,15 +140,7 @@ def time_deltas(time: pd.DatetimeIndex, freq: object = None) -> np.ndarray:
         >>> time_deltas(pd.DatetimeIndex(["2024-01-01", "2024-03-01"]), "MS").tolist()
         [1.0, 2.0]
     """
-    time = pd.DatetimeIndex(time)
-    if freq is None:
-        freq = time.freq
-    if freq is None:
-        raise ValueError(
-            "The 'freq' argument of time_deltas is needed when the index has no freq; pass "
-            "e.g. freq='h'."
-        )
-    offset = parse_freq(freq)
+    time, offset = _time_and_offset(time, freq, "time_deltas")
     dt = np.ones(len(time), dtype=np.float64)
     if len(time) < 2:
         return dt

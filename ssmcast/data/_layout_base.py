@@ -12,9 +12,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["Layout"]
+__all__ = ["Layout", "text_label"]
 
 _REGISTRY: dict[str, type[Layout]] = {}
+
+
+def text_label(label: Any) -> str:
+    """A label as text; the parts of a tuple joined by ``"/"``."""
+    if isinstance(label, tuple):
+        return "/".join(str(part) for part in label)
+    return str(label)
 
 
 class Layout(abc.ABC):
@@ -63,6 +70,40 @@ class Layout(abc.ABC):
     @abc.abstractmethod
     def labels(self) -> list[str]:
         """Readable names of every (series, channel) pair, series-major, for messages."""
+
+    def series_labels(self) -> list[str]:
+        """Short, distinct names of every (series, channel) pair, series-major, as strings.
+
+        These label backtest results: a Series gives its name; a wide frame its column
+        names; a long frame its ids (with ``"/column"`` when it has several value columns);
+        xarray data the coordinates of the series dimensions joined by ``"/"`` (with
+        ``"/variable"`` for a Dataset). Where the short names repeat, :meth:`labels`.
+        """
+        short = self._short_labels()
+        return short if len(set(short)) == len(short) else self.labels()
+
+    def _short_labels(self) -> list[str]:
+        return self.labels()
+
+    def column_names(self) -> list[str] | None:
+        """The value columns that a table of this layout holds, or None.
+
+        None where there is no fixed set: a long frame, xarray data, an unnamed Series.
+        """
+        return None
+
+    def flat_values(self, output: Any) -> np.ndarray:
+        """The numeric values of an output of this layout (a forecast, quantiles), flattened.
+
+        The order is fixed: the same for the same kind of output and shape.
+        """
+        if isinstance(output, pd.DataFrame | pd.Series):
+            return output.to_numpy(dtype=np.float64, na_value=np.nan).ravel()
+        if hasattr(output, "data_vars"):  # xr.Dataset
+            return np.stack(
+                [np.asarray(output[v].values, np.float64) for v in output.data_vars]
+            ).ravel()
+        return np.asarray(getattr(output, "values", output), dtype=np.float64).ravel()
 
     @property
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from ssmcast.data._layout_base import (
     encode_index,
     encode_label,
     rename_time,
+    text_label,
 )
 from ssmcast.data._validate import check_numeric, check_time_index, format_levels, show
 
@@ -70,6 +71,12 @@ class SeriesLayout(Layout):
     def labels(self) -> list[str]:
         return [f"series {self.name!r}"]
 
+    def _short_labels(self) -> list[str]:
+        return [text_label(self.name) if self.name is not None else "y"]
+
+    def column_names(self) -> list[str] | None:
+        return None if self.name is None else [str(self.name)]
+
     def restore(self, values, time):
         values = self._check_shape(values, time)
         return pd.Series(values[0, :, 0], index=rename_time(time, self.index_name), name=self.name)
@@ -120,6 +127,12 @@ class WideLayout(Layout):
 
     def labels(self) -> list[str]:
         return [f"column {c!r}" for c in self.columns]
+
+    def _short_labels(self) -> list[str]:
+        return [text_label(c) for c in self.columns]
+
+    def column_names(self) -> list[str] | None:
+        return [str(c) for c in self.columns]
 
     def _to_wide(self, values: np.ndarray) -> np.ndarray:
         """``(S, T, C, ...) -> (T, columns, ...)``."""
@@ -193,6 +206,19 @@ class LongLayout(Layout):
             for i in self.ids
             for c in self.value_columns
         ]
+
+    def _short_labels(self) -> list[str]:
+        several = len(self.value_columns) > 1
+        return [
+            f"{text_label(i)}/{text_label(c)}" if several else text_label(i)
+            for i in self.ids
+            for c in self.value_columns
+        ]
+
+    def flat_values(self, output):
+        if isinstance(output, pd.DataFrame):
+            output = output.drop(columns=[self.id_col, self.time_col])
+        return super().flat_values(output)
 
     def _frame(self, values: np.ndarray, time: pd.DatetimeIndex, columns: list) -> pd.DataFrame:
         num_series, num_timesteps = values.shape[:2]

@@ -18,6 +18,7 @@ from ssmcast.data._layout_base import (
     encode_array,
     encode_attrs,
     encode_label,
+    text_label,
 )
 from ssmcast.data._validate import check_numeric, check_time_index
 
@@ -56,6 +57,22 @@ class _XarrayLayout(Layout):
             for d, size in zip(self.series_dims, self.sizes, strict=True)
         ]
         return tuple(itertools.product(*axes))
+
+    def restore(self, values, time):
+        return self._build(self._check_shape(values, time), time)
+
+    def forecast(self, values, time):
+        return self.restore(values, time)
+
+    def quantiles(self, values, time, levels):
+        values = self._check_shape(values, time, extra=1)
+        levels = np.asarray(levels, dtype=np.float64)
+        return self._build(values, time, (QUANTILE_DIM,), {QUANTILE_DIM: levels})
+
+    def _series_texts(self) -> list[str] | None:
+        """Each series' coordinates joined by ``"/"``, or None for a single unnamed series."""
+        keys = self.series_keys
+        return None if keys is None else [text_label(tuple(k)) for k in keys]
 
     def _series_names(self) -> list[str]:
         keys = self.series_keys
@@ -126,20 +143,16 @@ class DataArrayLayout(_XarrayLayout):
     def labels(self) -> list[str]:
         return [f"DataArray {self.name!r}{s}" for s in self._series_names()]
 
+    def _short_labels(self) -> list[str]:
+        series = self._series_texts()
+        if series is not None:
+            return series
+        return [text_label(self.name) if self.name is not None else "y"]
+
     def _build(self, values, time, extra=(), extra_coords=None):
         array = self._unstack(values[:, :, 0], self.dims, extra)
         coords = {**self._coords(time), **(extra_coords or {})}
         return array.assign_coords(coords).rename(self.name).assign_attrs(dict(self.attrs))
-
-    def restore(self, values, time):
-        return self._build(self._check_shape(values, time), time)
-
-    forecast = restore
-
-    def quantiles(self, values, time, levels):
-        values = self._check_shape(values, time, extra=1)
-        levels = np.asarray(levels, dtype=np.float64)
-        return self._build(values, time, (QUANTILE_DIM,), {QUANTILE_DIM: levels})
 
     def _fields(self):
         return {
@@ -177,6 +190,13 @@ class DatasetLayout(_XarrayLayout):
     def labels(self) -> list[str]:
         return [f"variable {v!r}{s}" for s in self._series_names() for v in self.variables]
 
+    def _short_labels(self) -> list[str]:
+        channels = [text_label(v) for v in self.variables]
+        series = self._series_texts()
+        if series is None:
+            return channels
+        return [f"{s}/{c}" for s in series for c in channels]
+
     def _build(self, values, time, extra=(), extra_coords=None):
         data_vars = {}
         for j, (var, dims, attrs) in enumerate(
@@ -185,16 +205,6 @@ class DatasetLayout(_XarrayLayout):
             data_vars[var] = self._unstack(values[:, :, j], dims, extra).assign_attrs(dict(attrs))
         coords = {**self._coords(time), **(extra_coords or {})}
         return xr.Dataset(data_vars, coords=coords, attrs=dict(self.attrs))
-
-    def restore(self, values, time):
-        return self._build(self._check_shape(values, time), time)
-
-    forecast = restore
-
-    def quantiles(self, values, time, levels):
-        values = self._check_shape(values, time, extra=1)
-        levels = np.asarray(levels, dtype=np.float64)
-        return self._build(values, time, (QUANTILE_DIM,), {QUANTILE_DIM: levels})
 
     def _fields(self):
         return {
@@ -261,6 +271,18 @@ def _series_dims(
     return like.series_dims, like.sizes
 
 
+def _layout_fields(y, time_dim, series_dims, sizes) -> tuple:
+    """The positional fields of an xarray layout, read from the object ``y``."""
+    return (
+        time_dim,
+        series_dims,
+        sizes,
+        _kept_coords(y, time_dim),
+        dict(y[time_dim].attrs),
+        dict(y.attrs),
+    )
+
+
 def _kept_coords(y: xr.DataArray | xr.Dataset, time_dim: Hashable) -> dict:
     return {
         k: (tuple(c.dims), c.to_numpy(), dict(c.attrs))
@@ -289,12 +311,7 @@ def extract_dataarray(
     series_dims, sizes = _series_dims(y, tuple(y.dims), time_dim, name, like)
     check_numeric(y.dtype, f"DataArray {y.name!r}", name)
     layout = like or DataArrayLayout(
-        time_dim,
-        series_dims,
-        sizes,
-        _kept_coords(y, time_dim),
-        dict(y[time_dim].attrs),
-        dict(y.attrs),
+        *_layout_fields(y, time_dim, series_dims, sizes),
         name=y.name,
         dims=tuple(y.dims),
     )
@@ -333,12 +350,7 @@ def extract_dataset(y: xr.Dataset, *, name: str, time_dim: Hashable, like: Layou
         layout = like
     else:
         layout = DatasetLayout(
-            time_dim,
-            series_dims,
-            sizes,
-            _kept_coords(y, time_dim),
-            dict(y[time_dim].attrs),
-            dict(y.attrs),
+            *_layout_fields(y, time_dim, series_dims, sizes),
             variables=tuple(variables),
             var_dims=tuple(tuple(y[v].dims) for v in variables),
             var_attrs=tuple(dict(y[v].attrs) for v in variables),

@@ -241,15 +241,8 @@ def to_panel(
     min_length = check_min_length(min_length)
     if columns not in ("channels", "series"):
         raise ValueError(f"The 'columns' argument must be 'channels' or 'series'. Got {columns!r}.")
-    values, time, layout = _extract(
-        y,
-        name=name,
-        columns=columns,
-        id_col=id_col,
-        time_col=time_col,
-        time_dim=time_dim,
-        like=None,
-    )
+    options = {"columns": columns, "id_col": id_col, "time_col": time_col, "time_dim": time_dim}
+    values, time, layout = _extract(y, name=name, like=None, **options)
     labels = layout.labels()
     check_finite(values, time, labels, name)
     offset = infer_freq(time, freq, name=name)

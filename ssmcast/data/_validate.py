@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ssmcast._checks import check_int
+
 __all__ = [
     "MissingTimestampsWarning",
     "check_horizon",
@@ -55,18 +57,7 @@ def check_horizon(horizon: object, owner: str = "SSMForecaster", kind: str = "pa
         ...
         ValueError: The 'horizon' parameter of Naive must be a positive int. Got 0 instead; ...
     """
-    what = f"The 'horizon' {kind} of {owner} must be a positive int."
-    if isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral):
-        raise TypeError(
-            f"{what} Got {horizon!r} ({type(horizon).__name__}) instead; "
-            "pass a whole number of time steps, e.g. horizon=24."
-        )
-    if horizon <= 0:
-        raise ValueError(
-            f"{what} Got {horizon!r} instead; pass the number of future time steps to "
-            "forecast, e.g. horizon=24."
-        )
-    return int(horizon)
+    return check_int(horizon, "horizon", owner, kind=kind, example="horizon=24")
 
 
 def check_min_length(min_length: object) -> int:
@@ -76,16 +67,7 @@ def check_min_length(min_length: object) -> int:
         >>> check_min_length(3)
         3
     """
-    if isinstance(min_length, bool) or not isinstance(min_length, numbers.Integral):
-        raise TypeError(
-            f"The 'min_length' argument must be an int of at least 1. Got {min_length!r} "
-            f"({type(min_length).__name__}) instead."
-        )
-    if min_length < 1:
-        raise ValueError(
-            f"The 'min_length' argument must be an int of at least 1. Got {min_length} instead."
-        )
-    return int(min_length)
+    return check_int(min_length, "min_length", "to_panel", kind="argument")
 
 
 def check_levels(levels: object, owner: str = "predict_quantiles") -> tuple[float, ...]:

@@ -3,6 +3,9 @@
 Build one by name with :func:`build_model` (``"s5"``, ``"mamba"``, ``"hybrid"``). A network
 reads one unbatched sequence and forecasts the next ``horizon`` steps from every step, in
 parallel (``__call__``) or one observation at a time (``init_state`` and ``step``).
+:func:`parallel_pass` and :func:`advance` run a split network (``nnx.split``) over batches of
+series under ``jax.jit``: the parallel pass of training and backtests, and the recurrent
+advance of updates and roll-outs.
 """
 
 from ssmcast.models._distributions import (
@@ -15,6 +18,7 @@ from ssmcast.models._distributions import (
     nll_normal,
 )
 from ssmcast.models._heads import NormalHead, PointHead
+from ssmcast.models._inference import advance, model_inputs, parallel_pass
 from ssmcast.models._network import ForecastNetwork
 from ssmcast.models._registry import MODEL_NAMES, build_model, set_scan_method
 
@@ -24,12 +28,15 @@ __all__ = [
     "ForecastNetwork",
     "NormalHead",
     "PointHead",
+    "advance",
     "build_model",
     "crps_normal",
     "elementwise_loss",
     "forecast_quantiles",
     "make_targets",
     "masked_mean",
+    "model_inputs",
     "nll_normal",
+    "parallel_pass",
     "set_scan_method",
 ]

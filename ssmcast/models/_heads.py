@@ -50,15 +50,12 @@ class NormalHead(PointHead):
 
     Any quantile follows without retraining, ``loc + scale * Phi^{-1}(level)``, and quantiles
     never cross because ``scale > 0``. The scale starts at ``init_scale * sqrt(lead)`` (a random
-    walk's spread), which the training sharpens.
+    walk's spread), which the training sharpens. ``dim``, ``horizon``, ``output_dim`` and
+    ``rngs`` are those of :class:`PointHead`.
 
     Args:
-        dim: Width of the features.
-        horizon: Number of leads.
-        output_dim: Number of forecast variables.
         init_scale: Initial scale at lead 1, in the units of the (scaled) series.
         min_scale: Floor on the scale.
-        rngs: Random number streams (unused; the weights start at zero).
 
     Examples:
         >>> import jax.numpy as jnp

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from ssmcast import ssm
+from ssmcast._checks import check_int
 from ssmcast.layers import ResidualBlock
 from ssmcast.layers._inputs import sequence_dt, step_dt
 from ssmcast.models._distributions import Forecast
@@ -81,8 +82,7 @@ class ForecastNetwork(nnx.Module):
             ("horizon", horizon),
             ("d_model", d_model),
         ):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"'{name}' must be a positive int. Got {value!r}.")
+            check_int(value, name, "ForecastNetwork", kind="argument", error=ValueError)
         if input_dim < output_dim:
             raise ValueError(
                 f"'input_dim' ({input_dim}) counts the {output_dim} target channels plus the "

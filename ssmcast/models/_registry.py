@@ -2,6 +2,7 @@
 
 from flax import nnx
 
+from ssmcast._checks import check_int
 from ssmcast.layers import CausalAttention, LinearSSM, SelectiveSSM
 from ssmcast.models._network import ForecastNetwork
 
@@ -92,8 +93,7 @@ def build_model(
         raise ValueError(f"The model name must be one of {MODEL_NAMES}. Got {name!r}.")
     if hybrid_ssm not in _SSM_KINDS:
         raise ValueError(f"'hybrid_ssm' must be one of {_SSM_KINDS}. Got {hybrid_ssm!r}.")
-    if not isinstance(num_layers, int) or num_layers < 1:
-        raise ValueError(f"'num_layers' must be a positive int. Got {num_layers!r}.")
+    check_int(num_layers, "num_layers", "build_model", kind="argument", error=ValueError)
     layer_kwargs = layer_kwargs or {}
     mixers = []
     for i in range(num_layers):

@@ -2,7 +2,8 @@
 
 :func:`train_epoch` is one :func:`jax.lax.scan` of train steps; everything that shapes the
 computation is a static argument, so fits of the same architecture and settings share one
-compilation. :mod:`ssmcast.training` drives these from arrays.
+compilation. The epoch loop in ``_fit`` drives these from arrays; :mod:`ssmcast.training`
+re-exports them.
 """
 
 import dataclasses

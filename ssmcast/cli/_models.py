@@ -8,25 +8,18 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ssmcast._cli_backtest import (
-    SSM_MODELS,
-    data_options,
-    load_target_frame,
-    make_forecaster,
-    parse_list,
-)
-from ssmcast._cli_io import DataError, read_series
+from ssmcast import registry
+from ssmcast.cli import _options as opt
+from ssmcast.cli._io import DataError, read_series
 
 
 def _model_targets(forecaster, targets, id_col) -> list[str]:
     """Target columns for update data: as given, or the names the saved model knows."""
     if targets:
         return list(targets)
-    layout = forecaster.layout_.to_dict()
-    if id_col is None and layout.get("kind") == "series" and layout.get("name") is not None:
-        return [str(layout["name"])]
-    if id_col is None and layout.get("kind") == "wide":
-        return [str(c) for c in layout["columns"]["values"]]
+    names = forecaster.layout_.column_names()
+    if id_col is None and names is not None:
+        return names
     raise click.UsageError("Name the target column(s) of the update data with --target.")
 
 
@@ -42,29 +35,19 @@ def _write_table(table, path: Path) -> None:
 
 
 @click.command("fit")
-@data_options
-@click.option(
-    "--model", type=click.Choice(SSM_MODELS), default="s5", show_default=True, help="The SSM model."
-)
-@click.option(
-    "--horizon", type=click.IntRange(min=1), required=True, help="Steps ahead to forecast."
-)
-@click.option("--max-epochs", type=click.IntRange(min=1), help="Training epochs.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="Model file to write (e.g. model.ssmcast).",
-)
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@opt.data_options
+@opt.model_option(registry.names(capability="save"), help="The SSM model.")
+@opt.horizon_option()
+@opt.training_options()
+@opt.out_option(opt.OUT_FILE, help="Model file to write (e.g. model.ssmcast).")
+@opt.quiet_option
 def fit_command(
     data, dataset, targets, time_col, id_col, model, horizon, max_epochs, seed, out, quiet
 ):
     """Fit an SSM model on DATA (or --dataset) and save it to --out."""
-    frame, source = load_target_frame(data, dataset, targets, time_col, id_col)
+    frame, source = opt.load_target_frame(data, dataset, targets, time_col, id_col)
     y = frame.iloc[:, 0] if frame.shape[1] == 1 else frame
-    forecaster = make_forecaster(
+    forecaster = opt.make_forecaster(
         model, horizon=horizon, max_epochs=max_epochs, seed=seed, quiet=quiet
     )
     try:
@@ -96,12 +79,10 @@ def fit_command(
 )
 @click.option("--time-col", help="The time column of the update data.")
 @click.option("--id-col", help="Series id column of a long update file.")
-@click.option(
-    "--horizon", type=click.IntRange(min=1), help="Steps ahead [default: the model's horizon]."
-)
-@click.option(
+@opt.horizon_option("Steps ahead [default: the model's horizon].", required=False)
+@opt.list_option(
     "--quantiles",
-    default="",
+    "",
     help="Quantile levels to write, e.g. 0.1,0.5,0.9 [default: the point forecast].",
 )
 @click.option(
@@ -109,19 +90,14 @@ def fit_command(
     type=click.Path(dir_okay=False),
     help="Also save the updated model here (for the next run).",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False),
-    required=True,
-    help="Forecast file to write (.csv or .parquet).",
-)
+@opt.out_option(opt.OUT_FILE, help="Forecast file to write (.csv or .parquet).")
 def predict_command(
     model_path, new_data, targets, time_col, id_col, horizon, quantiles, save_model, out
 ):
     """Forecast from a saved model, after applying --update data if given."""
     from ssmcast.forecaster import SSMForecaster
 
-    levels = parse_list(quantiles, "--quantiles", kind=float)
+    levels = opt.parse_list(quantiles, "--quantiles", kind=float)
     try:
         forecaster = SSMForecaster.load(model_path)
         if new_data is not None:

@@ -1,4 +1,7 @@
-"""The result of a backtest: forecasts as a long frame, scores, skill, xarray and plots."""
+"""The result of a backtest, a plain value: forecasts as a long frame, scores, skill, xarray.
+
+Plots read results (:mod:`ssmcast.plot`); a result knows nothing of plotting.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,10 @@ import xarray as xr
 from ssmcast import metrics
 from ssmcast.data import format_levels, nominal_step
 
-__all__ = ["BacktestMetrics", "BacktestResult"]
+__all__ = ["REFERENCES", "BacktestMetrics", "BacktestResult"]
 
-_REFERENCES = ("naive", "seasonal_naive", "climatology")
+REFERENCES = ("naive", "seasonal_naive", "climatology")
+"""Baselines that :meth:`BacktestResult.skill` can backtest by name as references."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +111,12 @@ class BacktestResult:
         season_length: int,
         forecaster: Any,
         method: str,
-        rerun: Callable[[Any], BacktestResult] | None = None,
+        run_reference: Callable[[str], BacktestResult] | None = None,
     ):
         # arrays are (num_origins, horizon, num_series[, num_levels]), NaN beyond the data
         self._truth, self._point, self._quantiles = truth, point, quantiles
         self._time, self._positions = time, np.asarray(cutoffs, dtype=np.int64)
-        self._y_train, self._rerun = y_train, rerun
+        self._y_train, self._run_reference = y_train, run_reference
         self._references: dict[str, BacktestResult] = {}
         self.levels, self.series, self.season_length = levels, list(series), season_length
         self.forecaster, self.method = forecaster, method
@@ -223,22 +227,20 @@ class BacktestResult:
         if not isinstance(reference, str):
             raise TypeError(
                 f"The 'reference' argument of BacktestResult.skill must be one of "
-                f"{list(_REFERENCES)} or a BacktestResult. Got {type(reference).__name__}."
+                f"{list(REFERENCES)} or a BacktestResult. Got {type(reference).__name__}."
             )
-        if reference not in _REFERENCES:
+        if reference not in REFERENCES:
             raise ValueError(
                 f"The 'reference' argument of BacktestResult.skill must be one of "
-                f"{list(_REFERENCES)} or a BacktestResult. Got {reference!r}."
+                f"{list(REFERENCES)} or a BacktestResult. Got {reference!r}."
             )
         if reference not in self._references:
-            from ssmcast import baselines
-
-            make = {
-                "naive": baselines.Naive,
-                "seasonal_naive": baselines.SeasonalNaive,
-                "climatology": baselines.Climatology,
-            }[reference]
-            self._references[reference] = self._rerun(make(horizon=self.horizon))
+            if self._run_reference is None:
+                raise ValueError(
+                    f"This BacktestResult cannot run the {reference!r} reference: it was not "
+                    "made by backtest. Pass a BacktestResult of the reference instead."
+                )
+            self._references[reference] = self._run_reference(reference)
         return self._references[reference]
 
     def skill(self, reference: str | BacktestResult = "naive") -> BacktestMetrics:
@@ -320,10 +322,3 @@ class BacktestResult:
             data_vars["quantiles"] = ((*dims, "quantile"), np.moveaxis(self._quantiles, 2, 0))
             coords["quantile"] = list(self.levels)
         return xr.Dataset(data_vars, coords=coords, attrs={"method": self.method})
-
-    def plot(self, metric: str = "MAE", ax: Any = None, label: str | None = None) -> Any:
-        """Plot a score by lead time (see :func:`ssmcast.plot.plot_error_by_lead`)."""
-        from ssmcast.plot import plot_error_by_lead
-
-        name = label or type(self.forecaster).__name__
-        return plot_error_by_lead({name: self}, metric=metric, ax=ax)

@@ -1,21 +1,6 @@
-"""Forecast evaluation metrics in NumPy: point, scaled, quantile and probabilistic scores.
+"""Point and scaled scores (MAE, RMSE, MAPE, sMAPE, MASE, RMSSE) and the skill score.
 
-Conventions shared by every function:
-
-* Inputs are array-likes (NumPy arrays, lists, pandas objects) that broadcast against each
-  other. Two pandas objects must carry the same index; align them first otherwise.
-* ``axis`` (an int, a tuple of ints, or ``None`` for all axes) says which axes of the
-  broadcast ``y_true`` shape are averaged. The result is a Python ``float`` when everything
-  is averaged and a NumPy array otherwise.
-* Missing values are NaN. A point is scored only where the truth and the forecast both exist;
-  where no point is left (an all-NaN input or slice), the result is NaN, without a warning.
-  Infinite values are not missing and propagate.
-* Lower is better for every score except :func:`interval_coverage` (aim at the nominal level)
-  and :func:`skill_score` (higher is better, 1 is perfect).
-
-The probabilistic scores (:func:`pinball_loss`, :func:`crps_quantiles`, :func:`crps_samples`,
-:func:`crps_gaussian`, :func:`interval_coverage`, :func:`interval_width`) are in
-:mod:`ssmcast._metrics_probabilistic` and re-exported here.
+All are re-exported by :mod:`ssmcast.metrics`; its docstring gives the conventions they share.
 """
 
 from __future__ import annotations
@@ -23,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ssmcast._metrics_base import (
+from ssmcast.metrics._base import (
     Axis,
     as_float,
     as_output,
@@ -32,30 +17,6 @@ from ssmcast._metrics_base import (
     present,
     reduce_axes,
 )
-from ssmcast._metrics_probabilistic import (
-    crps_gaussian,
-    crps_quantiles,
-    crps_samples,
-    interval_coverage,
-    interval_width,
-    pinball_loss,
-)
-
-__all__ = [
-    "crps_gaussian",
-    "crps_quantiles",
-    "crps_samples",
-    "interval_coverage",
-    "interval_width",
-    "mae",
-    "mape",
-    "mase",
-    "pinball_loss",
-    "rmse",
-    "rmsse",
-    "skill_score",
-    "smape",
-]
 
 
 def _errors(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,12 +25,36 @@ def _errors(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarra
     return truth, pred - truth, present(truth, pred)
 
 
+def _mean_error(
+    y_true: ArrayLike,
+    y_pred: ArrayLike,
+    axis: Axis,
+    *,
+    squared: bool,
+    naive_scale: tuple[ArrayLike, int, str] | None = None,
+) -> float | np.ndarray:
+    """Mean absolute error, or root mean squared error with ``squared=True``.
+
+    With ``naive_scale=(y_train, season_length, metric)``, each absolute (squared) error is
+    first divided by the in-sample MAE (MSE) of the seasonal naive forecast: MASE (RMSSE).
+    """
+    truth, error, mask = _errors(y_true, y_pred)
+    values = error**2 if squared else np.abs(error)
+    if naive_scale is not None:
+        y_train, season_length, metric = naive_scale
+        power = 2 if squared else 1
+        values = values / _naive_scale(y_train, season_length, power, truth.shape, metric)
+    mean = masked_mean(values, mask, reduce_axes(axis, truth.ndim))
+    return as_output(np.sqrt(mean)) if squared else mean
+
+
 def mae(y_true: ArrayLike, y_pred: ArrayLike, *, axis: Axis = None) -> float | np.ndarray:
     """Mean absolute error, ``mean(|y_pred - y_true|)``.
 
     Args:
         y_true: Observed values.
-        y_pred: Point forecasts, broadcastable against ``y_true``.
+        y_pred: Point forecasts, broadcastable against ``y_true``. For a probabilistic
+            forecast, its median minimises the expected MAE.
         axis: Axes to average over; ``None`` averages over all.
 
     Returns:
@@ -87,8 +72,7 @@ def mae(y_true: ArrayLike, y_pred: ArrayLike, *, axis: Axis = None) -> float | n
         >>> mae([[1.0, 2.0], [3.0, 5.0]], 2.0, axis=0)
         array([1. , 1.5])
     """
-    truth, error, mask = _errors(y_true, y_pred)
-    return masked_mean(np.abs(error), mask, reduce_axes(axis, truth.ndim))
+    return _mean_error(y_true, y_pred, axis, squared=False)
 
 
 def rmse(y_true: ArrayLike, y_pred: ArrayLike, *, axis: Axis = None) -> float | np.ndarray:
@@ -96,11 +80,13 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike, *, axis: Axis = None) -> float | 
 
     Args:
         y_true: Observed values.
-        y_pred: Point forecasts, broadcastable against ``y_true``.
+        y_pred: Point forecasts (the mean of a probabilistic forecast minimises the expected
+            squared error), broadcastable against ``y_true``.
         axis: Axes to average over; ``None`` averages over all.
 
     Returns:
-        The RMSE, in the units of the data.
+        The RMSE, in the units of the data: never below the MAE of the same forecast, as
+        squaring weighs large errors more.
 
     Raises:
         ValueError: If the shapes do not broadcast or ``axis`` is out of range.
@@ -110,8 +96,7 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike, *, axis: Axis = None) -> float | 
         >>> rmse([0.0, 0.0], [3.0, -4.0])  # sqrt((9 + 16) / 2)
         3.5355
     """
-    truth, error, mask = _errors(y_true, y_pred)
-    return as_output(np.sqrt(masked_mean(error**2, mask, reduce_axes(axis, truth.ndim))))
+    return _mean_error(y_true, y_pred, axis, squared=True)
 
 
 def mape(y_true: ArrayLike, y_pred: ArrayLike, *, axis: Axis = None) -> float | np.ndarray:
@@ -263,9 +248,8 @@ def mase(
         >>> mase([5.0, 5.0], [4.0, 6.0], y_train)  # MAE 1 divided by 5/3
         0.6
     """
-    truth, error, mask = _errors(y_true, y_pred)
-    scale = _naive_scale(y_train, season_length, 1, truth.shape, "mase")
-    return masked_mean(np.abs(error) / scale, mask, reduce_axes(axis, truth.ndim))
+    scale = (y_train, season_length, "mase")
+    return _mean_error(y_true, y_pred, axis, squared=False, naive_scale=scale)
 
 
 def rmsse(
@@ -305,9 +289,8 @@ def rmsse(
         ...
         ValueError: The rmsse scale is zero: `y_train` is constant at lag season_length=2 ...
     """
-    truth, error, mask = _errors(y_true, y_pred)
-    scale = _naive_scale(y_train, season_length, 2, truth.shape, "rmsse")
-    return as_output(np.sqrt(masked_mean(error**2 / scale, mask, reduce_axes(axis, truth.ndim))))
+    scale = (y_train, season_length, "rmsse")
+    return _mean_error(y_true, y_pred, axis, squared=True, naive_scale=scale)
 
 
 def skill_score(score: ArrayLike, score_ref: ArrayLike) -> float | np.ndarray:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ssmcast._metrics_base import (
+from ssmcast.metrics._base import (
     Axis,
     as_float,
     as_output,

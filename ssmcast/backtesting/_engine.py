@@ -1,4 +1,4 @@
-"""The engine of :func:`ssmcast.backtest.backtest`: the loop and the one-pass hook.
+"""The engine of :func:`ssmcast.backtest`: the loop and the one-pass hook.
 
 Both paths work on a :class:`~ssmcast.data.Panel` of the whole data and a :class:`Plan`
 (validated arguments, cutoffs as integer positions on the panel's time grid). The loop goes
@@ -18,110 +18,18 @@ import pandas as pd
 from sklearn.base import clone
 from tqdm import tqdm
 
-from ssmcast._backtest_result import BacktestResult
-from ssmcast.data import (
-    DataArrayLayout,
-    DatasetLayout,
-    Layout,
-    LongLayout,
-    Panel,
-    SeriesLayout,
-    WideLayout,
-    future_index,
-    season_length,
-)
+from ssmcast import registry
+from ssmcast.backtesting._plan import Plan
+from ssmcast.backtesting._result import BacktestResult
+from ssmcast.base import capabilities_of
+from ssmcast.data import Layout, Panel, future_index, season_length
 
-__all__ = ["HOOK", "Plan", "run", "series_labels"]
+__all__ = ["HOOK", "run"]
 
 HOOK = "_backtest_one_pass"
 
 
-@dataclasses.dataclass(frozen=True)
-class Plan:
-    """The validated arguments of a backtest, in positions on the panel's time grid.
-
-    Attributes:
-        horizon: Steps forecast from each origin.
-        start: Position of the first forecast step; the initial fit sees ``[:start]``.
-        cutoffs: Positions of the last observation of each origin,
-            ``start - 1, start - 1 + stride, ...`` (int64 array).
-        refit_every: 0 to fit once; ``k`` to refit at origins ``0, k, 2k, ...``.
-        window: ``"expanding"`` or ``"sliding"``.
-        train_size: Steps of each (re)fit for the sliding window; None when expanding.
-        levels: Sorted quantile levels, or None.
-    """
-
-    horizon: int
-    start: int
-    cutoffs: np.ndarray
-    refit_every: int
-    window: str
-    train_size: int | None
-    levels: tuple[float, ...] | None
-
-    def window_start(self, cutoff: int) -> int:
-        """First position of the training window that ends at ``cutoff``."""
-        if self.window == "sliding":
-            return int(cutoff) - self.train_size + 1
-        return 0
-
-
-# --- labels and reading forecasts back --------------------------------------------------
-
-
-def _text(label: Any) -> str:
-    if isinstance(label, tuple):
-        return "/".join(str(part) for part in label)
-    return str(label)
-
-
-def series_labels(layout: Layout) -> list[str]:
-    """One label per (series, channel) pair, series-major, as strings.
-
-    A Series gives its name; a wide frame its column names; a long frame its ids (with
-    ``"/column"`` when it has several value columns); xarray data the coordinates of the
-    series dimensions joined by ``"/"`` (with ``"/variable"`` for a Dataset).
-    """
-    if isinstance(layout, SeriesLayout):
-        labels = [_text(layout.name) if layout.name is not None else "y"]
-    elif isinstance(layout, WideLayout):
-        labels = [_text(column) for column in layout.columns]
-    elif isinstance(layout, LongLayout):
-        several = len(layout.value_columns) > 1
-        labels = [
-            f"{_text(i)}/{_text(c)}" if several else _text(i)
-            for i in layout.ids
-            for c in layout.value_columns
-        ]
-    elif isinstance(layout, DataArrayLayout | DatasetLayout):
-        keys = layout.series_keys
-        series = [_text(tuple(k)) for k in keys] if keys is not None else [None]
-        if isinstance(layout, DatasetLayout):
-            channels = [_text(v) for v in layout.variables]
-            labels = [f"{s}/{c}" if s is not None else c for s in series for c in channels]
-        else:
-            name = _text(layout.name) if layout.name is not None else "y"
-            labels = [s if s is not None else name for s in series]
-    else:  # an unknown layout: its readable labels
-        labels = layout.labels()
-    if len(set(labels)) < len(labels):
-        labels = layout.labels()
-    return labels
-
-
-def _flatten(output: Any, layout: Layout) -> np.ndarray:
-    """The numeric values of a forecast in any layout, flattened in a fixed order."""
-    if isinstance(output, pd.DataFrame):
-        if isinstance(layout, LongLayout):
-            output = output.drop(columns=[layout.id_col, layout.time_col])
-        return output.to_numpy(dtype=np.float64, na_value=np.nan).ravel()
-    if isinstance(output, pd.Series):
-        return output.to_numpy(dtype=np.float64, na_value=np.nan)
-    if hasattr(output, "data_vars"):  # xr.Dataset
-        return np.stack(
-            [np.asarray(output[v].values, np.float64) for v in output.data_vars]
-        ).ravel()
-    return np.asarray(getattr(output, "values", output), dtype=np.float64).ravel()
+# --- reading forecasts back ---------------------------------------------------------
 
 
 class _Reader:
@@ -148,8 +56,8 @@ class _Reader:
                 if levels is None
                 else layout.quantiles(codes, time, list(levels))
             )
-            order = self._orders[(horizon, levels)] = _flatten(probe, layout).astype(np.int64)
-        flat = _flatten(output, layout)
+            order = self._orders[(horizon, levels)] = layout.flat_values(probe).astype(np.int64)
+        flat = layout.flat_values(output)
         if flat.shape != order.shape:
             what = "predict" if levels is None else "predict_quantiles"
             raise ValueError(
@@ -245,7 +153,7 @@ def _one_pass(forecaster, panel: Panel, plan: Plan):
         panel, values=panel.values[:, lo : last + 1], time=panel.time[lo : last + 1]
     )
     origins = (plan.cutoffs - lo).astype(np.int64)
-    output = getattr(estimator, HOOK)(seen, origins, plan.horizon, plan.levels)
+    output = estimator._backtest_one_pass(seen, origins, plan.horizon, plan.levels)
     owner = f"{type(forecaster).__name__}.{HOOK}"
     if not isinstance(output, tuple) or len(output) != 2:
         raise TypeError(
@@ -274,7 +182,7 @@ def run(
     method: str = "auto",
     progress: bool = True,
 ) -> BacktestResult:
-    """Run a validated backtest and gather the result (see :func:`ssmcast.backtest.backtest`).
+    """Run a validated backtest and gather the result (see :func:`ssmcast.backtest`).
 
     ``method="auto"`` takes the one-pass hook when the forecaster has it, ``refit_every`` is 0
     and there are no covariates; ``"loop"`` and ``"one_pass"`` force a path (the caller
@@ -284,7 +192,7 @@ def run(
         method == "auto"
         and plan.refit_every == 0
         and x_panel is None
-        and callable(getattr(forecaster, HOOK, None))
+        and capabilities_of(forecaster).one_pass_backtest
     )
     if one_pass:
         estimator, point, quantiles = _one_pass(forecaster, panel, plan)
@@ -305,8 +213,9 @@ def run(
     if quantiles is not None:
         quantiles = np.where(inside[..., None, None], quantiles, np.nan)
 
-    def rerun(reference: Any) -> BacktestResult:
+    def run_reference(name: str) -> BacktestResult:
         plain = dataclasses.replace(plan, refit_every=0)
+        reference = registry.make(name, kind="baseline", horizon=plan.horizon)
         return run(reference, panel, None, plain, progress=False)
 
     return BacktestResult(
@@ -314,12 +223,12 @@ def run(
         point=point,
         quantiles=quantiles,
         levels=plan.levels,
-        series=series_labels(panel.layout),
+        series=panel.layout.series_labels(),
         time=panel.time,
         cutoffs=plan.cutoffs,
         y_train=by_time[: plan.start],
         season_length=season_length(panel.freq),
         forecaster=estimator,
         method="one_pass" if one_pass else "loop",
-        rerun=rerun,
+        run_reference=run_reference,
     )

@@ -1,147 +1,21 @@
-"""Rolling-origin evaluation: forecast from many origins, score by lead time.
-
-:func:`backtest` fits a clone of a forecaster on the data before ``start``, forecasts from
-every origin after it, and returns a :class:`BacktestResult`: the forecasts as a long frame
-with the truth, scores overall, by lead and by series, skill against persistence or
-climatology, an xarray view on ``init_time`` and ``lead_time``, and plots.
-
-Examples:
-    >>> from ssmcast import datasets
-    >>> from ssmcast.backtest import backtest
-    >>> from ssmcast.baselines import SeasonalNaive
-    >>> temp = datasets.load("beijing")["TEMP"].loc["2014-06"]
-    >>> res = backtest(SeasonalNaive(), temp, horizon=24, start="2014-06-21", progress=False)
-    >>> res.forecasts.columns.tolist()
-    ['series', 'cutoff', 'ds', 'lead', 'y', 'yhat']
-    >>> len(res.cutoffs), res.cutoffs[0]  # 10 days from 21 June, cut off at 23:00 the day before
-    (10, Timestamp('2014-06-20 23:00:00'))
-    >>> float(res.metrics.by_lead.loc[24, "MAE"])  # mean absolute error a day ahead, in °C
-    2.0
-"""
+"""The :func:`backtest` function: check the arguments, plan, run the engine."""
 
 from __future__ import annotations
 
-import datetime
-import numbers
 import warnings
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
-from ssmcast._backtest_engine import HOOK, Plan, run
-from ssmcast._backtest_result import BacktestMetrics, BacktestResult
-from ssmcast.data import (
-    MissingTimestampsWarning,
-    Panel,
-    align_covariates,
-    check_levels,
-    to_panel,
-)
+from ssmcast.backtesting._engine import HOOK, run
+from ssmcast.backtesting._plan import make_plan
+from ssmcast.backtesting._result import BacktestResult
+from ssmcast.base import capabilities_of
+from ssmcast.data import MissingTimestampsWarning, Panel, align_covariates, to_panel
 
-__all__ = ["BacktestMetrics", "BacktestResult", "backtest"]
+__all__ = ["backtest"]
 
-_WINDOWS = ("expanding", "sliding")
 _METHODS = ("auto", "loop", "one_pass")
-
-
-def _positive_int(value: Any, name: str, example: str) -> int:
-    what = f"The '{name}' argument of backtest must be a positive int"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{what}. Got {value!r} ({type(value).__name__}) instead; e.g. {example}.")
-    if value <= 0:
-        raise ValueError(f"{what}. Got {value!r} instead; e.g. {example}.")
-    return int(value)
-
-
-def _start_position(start: Any, time: pd.DatetimeIndex) -> int:
-    """Position of the first forecast step on the grid ``time``."""
-    num_timesteps = len(time)
-    span = f"the data span {time[0]} to {time[-1]} ({num_timesteps} steps)"
-    if isinstance(start, str | datetime.date | np.datetime64):
-        try:
-            stamp = pd.Timestamp(start)
-            if stamp.tz is None and time.tz is not None:
-                stamp = stamp.tz_localize(time.tz)  # a wall time in the data's time zone
-            position = int(time.searchsorted(stamp, side="left"))
-            inside = bool(time[0] < stamp <= time[-1])
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"The 'start' argument of backtest must be a timestamp comparable with the "
-                f"data's index, a fraction in (0, 1) or an int position. Got {start!r} ({err})."
-            ) from None
-        if not inside:
-            raise ValueError(
-                f"The 'start' argument of backtest, {stamp}, lies outside {span}; it must be "
-                "after the first timestamp (there must be data to fit) and at most the last."
-            )
-        return position
-    if isinstance(start, bool) or not isinstance(start, numbers.Real):
-        raise TypeError(
-            "The 'start' argument of backtest must be a timestamp (str or pd.Timestamp), a "
-            f"fraction in (0, 1) or an int position. Got {type(start).__name__}."
-        )
-    if isinstance(start, numbers.Integral):
-        position = int(start) + (num_timesteps if start < 0 else 0)
-        what = f"position {start}"
-    else:
-        if not 0.0 < start < 1.0:
-            raise ValueError(
-                f"The 'start' argument of backtest as a fraction must lie in (0, 1). Got "
-                f"{start!r}; pass e.g. start=0.8 to evaluate on the last 20% of the steps, or "
-                "an int position."
-            )
-        position = int(start * num_timesteps)
-        what = f"fraction {start} (position {position})"
-    if not 1 <= position <= num_timesteps - 1:
-        raise ValueError(
-            f"The 'start' argument of backtest, {what}, lies outside {span}: the first "
-            f"forecast step must be a position from 1 to {num_timesteps - 1} (or -1 to "
-            f"-{num_timesteps - 1} from the end), so that there is data to fit and to score."
-        )
-    return position
-
-
-def _refit_every(refit: Any) -> int:
-    if isinstance(refit, bool):
-        return int(refit)
-    if isinstance(refit, numbers.Integral) and refit >= 1:
-        return int(refit)
-    raise ValueError(
-        "The 'refit' argument of backtest must be False (fit once, then update), True (refit "
-        f"at every origin) or a positive int k (refit every k origins). Got {refit!r}."
-    )
-
-
-def _make_plan(time, *, horizon, start, stride, refit, window, train_size, levels) -> Plan:
-    horizon = _positive_int(horizon, "horizon", "horizon=24")
-    stride = horizon if stride is None else _positive_int(stride, "stride", "stride=24")
-    position = _start_position(start, time)
-    if window not in _WINDOWS:
-        raise ValueError(
-            f"The 'window' argument of backtest must be one of {list(_WINDOWS)}. Got {window!r}."
-        )
-    if window == "sliding":
-        if train_size is None:
-            raise ValueError(
-                "The 'train_size' argument of backtest is required with window='sliding': the "
-                "number of steps in each training window, e.g. train_size=24 * 90."
-            )
-        train_size = _positive_int(train_size, "train_size", "train_size=24 * 90")
-        if train_size > position:
-            raise ValueError(
-                f"The 'train_size' argument of backtest, {train_size}, exceeds the {position} "
-                "steps before `start`. Pass a smaller train_size or a later start."
-            )
-    elif train_size is not None:
-        raise ValueError(
-            "The 'train_size' argument of backtest applies to window='sliding' only; with "
-            f"window='expanding' every fit uses all data before its cutoff. Got {train_size!r}."
-        )
-    cutoffs = np.arange(position - 1, len(time) - 1, stride, dtype=np.int64)
-    if levels is not None:
-        levels = tuple(sorted(check_levels(levels, "backtest")))
-    return Plan(horizon, position, cutoffs, _refit_every(refit), window, train_size, levels)
 
 
 def _check_forecaster(forecaster: Any) -> None:
@@ -187,9 +61,10 @@ def backtest(
     The loop uses the public API only (``fit``, ``update``, ``predict``, ``predict_quantiles``,
     on slices of ``y`` and ``X`` in their own layout), so every ssmcast forecaster works.
 
-    **One-pass hook.** With ``refit=False`` and no ``X``, a forecaster that defines
-    ``_backtest_one_pass(panel, origins, horizon, levels)`` forecasts from all origins at
-    once (an SSM reads the whole test period in one parallel scan). The contract:
+    **One-pass hook.** With ``refit=False`` and no ``X``, a forecaster whose class declares
+    ``capabilities = Capabilities(one_pass_backtest=True)`` (:class:`ssmcast.base.Capabilities`)
+    and defines ``_backtest_one_pass(panel, origins, horizon, levels)`` forecasts from all
+    origins at once (an SSM reads the whole test period in one parallel scan). The contract:
 
     * It is called on the clone after ``fit`` on ``panel.values[:, :origins[0] + 1]``
       (exactly those time steps and the same grid: ``cutoff_ == panel.time[origins[0]]``).
@@ -263,21 +138,24 @@ def backtest(
             f"The 'method' argument of backtest must be one of {list(_METHODS)}. Got {method!r}."
         )
     panel = to_panel(y, freq=forecaster.get_params(deep=False).get("freq"), name="y")
-    plan = _make_plan(
+    windows = {"window": window, "train_size": train_size}
+    plan = make_plan(
         panel.time,
         horizon=horizon,
         start=start,
         stride=stride,
         refit=refit,
-        window=window,
-        train_size=train_size,
         levels=levels,
+        **windows,
     )
     x_panel = _covariate_panel(X, panel)
     if method == "one_pass":
         reasons = []
-        if not callable(getattr(forecaster, HOOK, None)):
-            reasons.append(f"{type(forecaster).__name__} has no {HOOK} method")
+        if not capabilities_of(forecaster).one_pass_backtest:
+            reasons.append(
+                f"{type(forecaster).__name__} has no {HOOK} method (its capabilities do not "
+                "declare one_pass_backtest)"
+            )
         if plan.refit_every:
             reasons.append("refit is not False")
         if x_panel is not None:

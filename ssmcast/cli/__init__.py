@@ -1,13 +1,20 @@
-"""The ``ssmcast`` command line: a thin layer over the library, with no modelling logic."""
+"""The ``ssmcast`` command line: a thin layer over the library, with no modelling logic.
+
+The commands live in one module each (``_backtest``, ``_models`` for ``fit`` and
+``predict``, ``_datasets``); what they share, the data and run options, is in ``_options``,
+and reading data files in ``_io``. Model names come from :mod:`ssmcast.registry`.
+"""
 
 from __future__ import annotations
 
 import click
 
-from ssmcast._cli_backtest import backtest_command
-from ssmcast._cli_datasets import datasets_group
-from ssmcast._cli_models import fit_command, predict_command
 from ssmcast._version import __version__
+from ssmcast.cli._backtest import backtest_command
+from ssmcast.cli._datasets import datasets_group
+from ssmcast.cli._models import fit_command, predict_command
+
+__all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

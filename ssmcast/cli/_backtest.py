@@ -9,88 +9,24 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ssmcast._cli_io import DataError, closest, read_series, select_targets
-
-SSM_MODELS = ("s5", "mamba", "hybrid")
-BASELINES = ("naive", "seasonal_naive", "climatology", "drift")
-MODELS = SSM_MODELS + BASELINES
+from ssmcast import registry
+from ssmcast.cli import _options as opt
+from ssmcast.cli._io import DataError
 
 
-def make_forecaster(
-    name: str, *, horizon: int, max_epochs: int | None, seed: int | None, quiet: bool
-):
-    """The forecaster behind a ``--model`` name, with the command line's settings."""
-    if name in SSM_MODELS:
-        from ssmcast.forecaster import SSMForecaster
+def reference_names() -> tuple[str, ...]:
+    """The baselines that ``--compare`` accepts: those a backtest result can score against."""
+    from ssmcast.backtesting import REFERENCES
 
-        kwargs = {} if max_epochs is None else {"max_epochs": max_epochs}
-        return SSMForecaster(
-            model=name, horizon=horizon, random_state=seed, progress=not quiet, **kwargs
-        )
-    from ssmcast import baselines
-
-    classes = {
-        "naive": baselines.Naive,
-        "seasonal_naive": baselines.SeasonalNaive,
-        "climatology": baselines.Climatology,
-        "drift": baselines.Drift,
-    }
-    return classes[name](horizon=horizon)
-
-
-def parse_start(text: str):
-    """``--start``: a fraction in (0, 1), an integer position, or a timestamp."""
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            return pd.Timestamp(text)
-        except (ValueError, TypeError) as err:
-            raise click.BadParameter(
-                f"expected a fraction such as 0.8, a position such as -720, or a time such as "
-                f"2014-06-01; got {text!r}.",
-                param_hint="--start",
-            ) from err
-    if value.is_integer() and not 0 < value < 1:
-        return int(value)
-    return value
-
-
-def parse_list(text: str | None, option: str, *, kind=str) -> list:
-    """A comma-separated option value as a list (empty for None or '')."""
-    if not text:
-        return []
-    try:
-        return [kind(part.strip()) for part in text.split(",") if part.strip()]
-    except ValueError as err:
-        raise click.BadParameter(f"could not read {text!r}: {err}.", param_hint=option) from err
-
-
-def load_target_frame(data, dataset, targets, time_col, id_col) -> tuple[pd.DataFrame, str]:
-    """The target columns from a file or a shipped dataset, and a name for the source."""
-    if (data is None) == (dataset is None):
-        raise click.UsageError("Give exactly one of DATA (a file) or --dataset NAME.")
-    if dataset is not None:
-        from ssmcast import datasets
-
-        names = list(datasets.list()["name"])
-        if dataset not in names:
-            raise DataError(
-                f"Unknown dataset '{dataset}'.{closest(dataset, names)} Available: "
-                f"{', '.join(names)}."
-            )
-        return select_targets(datasets.load(dataset), list(targets), source=dataset), dataset
-    return read_series(data, targets=list(targets), time_col=time_col, id_col=id_col), Path(
-        data
-    ).name
+    return tuple(name for name in registry.names("baseline") if name in REFERENCES)
 
 
 def check_horizon_fits(time: pd.DatetimeIndex, start, horizon: int) -> None:
     """Refuse a horizon longer than the steps from ``start`` to the end of the data."""
-    from ssmcast.backtest import _start_position
+    from ssmcast.backtesting import start_position
 
     try:
-        position = _start_position(start, pd.DatetimeIndex(time))
+        position = start_position(start, pd.DatetimeIndex(time))
     except (ValueError, TypeError) as err:
         raise DataError(str(err)) from err
     remaining = len(time) - position
@@ -122,36 +58,10 @@ def metrics_table(result, references: dict[str, object], model: str) -> pd.DataF
     return out[["model", "lead", *[c for c in out.columns if c not in ("model", "lead")]]]
 
 
-def data_options(command):
-    """The options that name the data: DATA or --dataset, --target, --time-col, --id-col."""
-    options = [
-        click.argument("data", required=False, type=click.Path(dir_okay=False)),
-        click.option("--dataset", help="A built-in dataset instead of DATA ('ssmcast datasets')."),
-        click.option(
-            "--target",
-            "targets",
-            multiple=True,
-            required=True,
-            help="Column to forecast (repeatable).",
-        ),
-        click.option("--time-col", help="The time column of DATA (found when omitted)."),
-        click.option(
-            "--id-col", help="Series id column of a long DATA file (one row per series and time)."
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
 @click.command("backtest")
-@data_options
-@click.option(
-    "--model", type=click.Choice(MODELS), default="s5", show_default=True, help="The forecaster."
-)
-@click.option(
-    "--horizon", type=click.IntRange(min=1), required=True, help="Steps ahead to forecast."
-)
+@opt.data_options
+@opt.model_option(registry.names(), help="The forecaster.")
+@opt.horizon_option()
 @click.option(
     "--start",
     default="0.8",
@@ -168,27 +78,11 @@ def data_options(command):
     show_default=True,
     help="Refit every K origins (0: fit once, then update).",
 )
-@click.option(
-    "--quantiles",
-    default="0.1,0.5,0.9",
-    show_default=True,
-    help="Quantile levels to forecast ('' for none).",
-)
-@click.option(
-    "--compare",
-    default="naive,climatology",
-    show_default=True,
-    help="Baselines to score against ('' for none).",
-)
-@click.option("--max-epochs", type=click.IntRange(min=1), help="Training epochs for SSM models.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed for SSM models.")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    required=True,
-    help="Folder for forecasts.csv, metrics.csv and backtest.png.",
-)
-@click.option("--quiet", is_flag=True, help="No progress output.")
+@opt.list_option("--quantiles", "0.1,0.5,0.9", help="Quantile levels to forecast ('' for none).")
+@opt.list_option("--compare", "naive,climatology", help="Baselines to score against ('' for none).")
+@opt.training_options(ssm_only=True)
+@opt.out_option(opt.OUT_FOLDER, help="Folder for forecasts.csv, metrics.csv and backtest.png.")
+@opt.quiet_option
 def backtest_command(
     data, dataset, targets, time_col, id_col, model, horizon, start, stride, refit, quantiles,
     compare, max_epochs, seed, out, quiet,
@@ -198,21 +92,22 @@ def backtest_command(
     Writes OUT/forecasts.csv (one row per series, origin and lead), OUT/metrics.csv (scores
     by lead and overall, with skill against each --compare baseline) and OUT/backtest.png.
     """
-    from ssmcast import backtest as run_backtest
+    from ssmcast.backtesting import backtest
 
-    levels = parse_list(quantiles, "--quantiles", kind=float)
-    references = parse_list(compare, "--compare")
+    levels = opt.parse_list(quantiles, "--quantiles", kind=float)
+    references = opt.parse_list(compare, "--compare")
+    accepted = reference_names()
     for ref in references:
-        if ref not in ("naive", "seasonal_naive", "climatology"):
+        if ref not in accepted:
             raise click.BadParameter(
-                f"unknown baseline {ref!r}; choose from naive, seasonal_naive, climatology.",
+                f"unknown baseline {ref!r}; choose from {', '.join(accepted)}.",
                 param_hint="--compare",
             )
-    frame, source = load_target_frame(data, dataset, targets, time_col, id_col)
+    frame, source = opt.load_target_frame(data, dataset, targets, time_col, id_col)
     y = frame.iloc[:, 0] if frame.shape[1] == 1 else frame
-    start = parse_start(start)
+    start = opt.parse_start(start)
     check_horizon_fits(frame.index, start, horizon)
-    forecaster = make_forecaster(
+    forecaster = opt.make_forecaster(
         model, horizon=horizon, max_epochs=max_epochs, seed=seed, quiet=quiet
     )
     if not quiet:
@@ -223,7 +118,7 @@ def backtest_command(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore" if quiet else "default")
-            result = run_backtest(
+            result = backtest(
                 forecaster, y, horizon=horizon, start=start, stride=stride,
                 refit=refit if refit > 1 else bool(refit), levels=levels or None,
                 progress=not quiet,

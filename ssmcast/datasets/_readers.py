@@ -1,183 +1,25 @@
-"""Real weather and sensor datasets shipped with ssmcast, loaded ready to forecast.
+"""Readers of the shipped dataset files: raw file to regular, float64, documented frame.
 
-Every dataset loads offline from the compressed files in the top-level ``datasets/`` folder
-(inside an installed wheel: ``ssmcast/_datasets``). :func:`list` describes them all,
-:func:`info` describes one, :func:`load` returns one as a pandas DataFrame or an xarray
-Dataset on a regular time index. Sources, licences and credits are in ``datasets/README.md``
-and on the docs page ``docs/datasets.md``; please credit the sources when you publish results.
-
-Examples:
-    >>> from ssmcast import datasets
-    >>> y = datasets.load("beijing")
-    >>> y.index.freqstr, y.shape
-    ('h', (43824, 7))
-    >>> datasets.info("co2").frequency
-    'W-SAT'
+Used by :mod:`ssmcast.datasets`, whose :func:`~ssmcast.datasets.load` documents the
+cleaning steps applied here.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib.resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ssmcast._dataset_catalog import CATALOG, DatasetInfo, Variable
+from ssmcast.datasets._catalog import CATALOG, DatasetInfo, Variable
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
     import xarray as xr
-
-# `list` is public (``datasets.list()``) but left out of __all__, so that
-# ``from ssmcast.datasets import *`` cannot shadow the builtin.
-__all__ = ["DatasetInfo", "Variable", "info", "load"]
-
-_OUTPUTS = ("pandas", "xarray")
-_CATEGORICAL = ("drop", "onehot")
-
-
-def info(name: str) -> DatasetInfo:
-    """Describe one shipped dataset.
-
-    Args:
-        name: Dataset name, one of the names in :func:`list`.
-
-    Returns:
-        A frozen :class:`DatasetInfo` with the frequency, span, variables (with units),
-        source, licence, citation and the cleaning notes of the dataset.
-
-    Raises:
-        TypeError: If ``name`` is not a string.
-        ValueError: If there is no dataset of that name; the message lists the available
-            names and the closest match.
-
-    Examples:
-        >>> from ssmcast import datasets
-        >>> d = datasets.info("sea_temperature")
-        >>> d.frequency, d.units
-        ('30min', {'temperature': 'degC'})
-    """
-    if not isinstance(name, str):
-        raise TypeError(
-            f"The dataset 'name' must be a str. Got {type(name).__name__} instead; "
-            f"use one of: {', '.join(sorted(CATALOG))}."
-        )
-    if name in CATALOG:
-        return CATALOG[name]
-    names = sorted(CATALOG)
-    close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"Unknown dataset {name!r}.{hint} Available: {', '.join(names)}.")
-
-
-def list() -> pd.DataFrame:
-    """Describe all shipped datasets, one row each.
-
-    Returns:
-        A DataFrame with columns ``name``, ``description``, ``frequency`` (pandas offset
-        alias), ``start`` and ``end`` (Timestamps of the loaded index), ``variables``
-        (comma-separated numeric variables), ``source`` and ``licence``.
-
-    Examples:
-        >>> from ssmcast import datasets
-        >>> table = datasets.list()
-        >>> table["name"].tolist()
-        ['appliances_energy', 'beijing', 'co2', 'nyc_weather', 'sea_temperature', 'seattle_weather']
-        >>> table.set_index("name").loc["co2", "licence"]
-        'Public domain'
-    """
-    rows = [
-        {
-            "name": d.name,
-            "description": d.description,
-            "frequency": d.frequency,
-            "start": pd.Timestamp(d.start),
-            "end": pd.Timestamp(d.end),
-            "variables": ", ".join(d.variable_names),
-            "source": d.source,
-            "licence": d.licence,
-        }
-        for d in sorted(CATALOG.values(), key=lambda d: d.name)
-    ]
-    return pd.DataFrame(rows)
-
-
-def load(
-    name: str,
-    as_: Literal["pandas", "xarray"] = "pandas",
-    *,
-    categorical: Literal["drop", "onehot"] = "drop",
-) -> pd.DataFrame | xr.Dataset:
-    """Load a shipped dataset on a regular time index, ready to forecast.
-
-    The time index is a regular ``DatetimeIndex`` named ``time`` with an explicit ``freq``
-    (``info(name).frequency``) and tz-naive timestamps (``info(name).timezone`` says on which
-    clock). Timestamps absent from the file become rows of NaN: nothing is dropped or
-    imputed. Every column is float64; units are in ``frame.attrs["units"]`` (pandas), in each
-    variable's ``attrs["units"]`` (xarray), in :func:`info` and on the docs page.
-
-    Cleaning steps, per dataset:
-
-    * ``beijing``: the index is built from the ``year``/``month``/``day``/``hour`` columns,
-      which are dropped with the row number ``No``; the categorical wind direction ``cbwd``
-      is handled by ``categorical``.
-    * ``nyc_weather``: the index is the UTC ``time_hour`` column made tz-naive. As pandas,
-      one column per station and variable named ``"{station}_{variable}"`` (``"JFK_temp"``;
-      get a MultiIndex with ``frame.columns.str.split("_", n=1, expand=True)``); as xarray,
-      variables ``temp``, ``dewp``, ... on dimensions ``(time, station)``.
-    * ``sea_temperature``: the file has one duplicated timestamp (2017-03-21 16:30, values
-      4.276 and 4.289); the loader keeps one row with the mean of the two (4.2825).
-    * ``seattle_weather``: the categorical ``weather`` label is handled by ``categorical``.
-    * ``co2``: weekly on Saturdays (``W-SAT``); the 59 missing weeks stay NaN.
-
-    Rows are sorted by time if a file is not (none is, today). Any other duplicated
-    timestamp, or a timestamp off the regular grid, raises ``RuntimeError``.
-
-    Results are cached; each call returns a fresh copy, so modifying it is safe.
-
-    Args:
-        name: Dataset name (see :func:`list`).
-        as_: ``"pandas"`` for a DataFrame, ``"xarray"`` for an ``xr.Dataset`` with a
-            ``time`` dimension (and ``station`` for ``nyc_weather``).
-        categorical: What to do with categorical columns (``beijing`` ``cbwd``,
-            ``seattle_weather`` ``weather``): ``"drop"`` them (default) or ``"onehot"``
-            encode them as float indicator columns ``"{column}_{level}"`` (1.0 or 0.0, NaN in
-            gap rows), one per level listed in ``info(name).categorical``.
-
-    Returns:
-        The dataset as a DataFrame (``as_="pandas"``) or an ``xr.Dataset``
-        (``as_="xarray"``).
-
-    Raises:
-        TypeError: If ``name`` is not a string.
-        ValueError: For an unknown ``name`` (the message lists the names and the closest
-            match), or a bad ``as_`` or ``categorical``.
-
-    Examples:
-        >>> from ssmcast import datasets
-        >>> sst = datasets.load("sea_temperature")
-        >>> sst.index.freqstr, int(sst["temperature"].isna().sum())
-        ('30min', 24)
-        >>> ds = datasets.load("nyc_weather", as_="xarray")
-        >>> ds["temp"].dims, ds["temp"].attrs["units"]
-        (('time', 'station'), 'degF')
-    """
-    dataset = info(name)
-    if as_ not in _OUTPUTS:
-        raise ValueError(f"The 'as_' argument of load must be 'pandas' or 'xarray'. Got {as_!r}.")
-    if categorical not in _CATEGORICAL:
-        raise ValueError(
-            f"The 'categorical' argument of load must be 'drop' or 'onehot'. Got {categorical!r}."
-        )
-    frame = _load_frame(dataset.name, categorical).copy(deep=True)
-    if as_ == "pandas":
-        return frame
-    return _to_xarray(frame, dataset, categorical)
 
 
 # --- reading the files --------------------------------------------------------------------
@@ -188,7 +30,7 @@ def _data_dir() -> Traversable:
     packaged = importlib.resources.files("ssmcast") / "_datasets"
     if packaged.is_dir():
         return packaged
-    checkout = Path(__file__).resolve().parent.parent / "datasets"
+    checkout = Path(__file__).resolve().parents[2] / "datasets"  # ssmcast/datasets/_readers.py
     if checkout.is_dir():
         return checkout
     raise FileNotFoundError(

@@ -1,14 +1,6 @@
-"""Train forecasting networks on long segments with a loss at every position and lead.
+"""The epoch loop of :func:`fit`: checks of the arrays and settings, early stopping, results.
 
-The network reads each training segment in parallel and forecasts the next ``horizon``
-steps from every position (forking sequences), so one pass gives ``segment_length``
-examples per segment. The loss (CRPS or NLL for a normal head, MSE or MAE for a point head)
-is averaged over every observed (origin, lead, output) target. Parameters form two optimizer
-groups: the SSM parameters (:class:`~ssmcast.layers.SSMParam`) with a lower learning rate and
-no weight decay, and the rest with AdamW; both share warm-up, cosine decay and global
-gradient clipping. A whole epoch is one jitted :func:`jax.lax.scan` of pure train steps.
-Early stopping watches a time-ordered validation tail. Everything here takes arrays; the
-estimator wraps it with pandas.
+Public through :mod:`ssmcast.training`; the jitted pieces it drives are in ``_steps``.
 """
 
 import dataclasses
@@ -19,16 +11,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from ssmcast._train_steps import (
-    TrainConfig,
-    evaluate,
-    make_optimizer,
-    sequence_loss,
-    train_epoch,
-)
+from ssmcast._checks import check_int
 from ssmcast.layers import SSMParam
 from ssmcast.models import NormalHead
 from ssmcast.models._distributions import LOSSES
+from ssmcast.training._steps import TrainConfig, evaluate, make_optimizer, train_epoch
 
 
 class TrainResult(NamedTuple):
@@ -151,17 +138,14 @@ def _optimizer_config(config):
 
 
 def _check_config(config):
-    for name in ("epochs", "batch_size", "segment_length", "patience"):
-        value = getattr(config, name)
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(
-                f"The '{name}' setting of TrainConfig must be a positive int. Got {value!r}."
-            )
-    steps = config.steps_per_epoch
-    if steps is not None and (not isinstance(steps, int) or steps < 1):
-        raise ValueError(
-            "The 'steps_per_epoch' setting of TrainConfig must be a positive int or None. "
-            f"Got {steps!r}."
+    for name in ("epochs", "batch_size", "segment_length", "patience", "steps_per_epoch"):
+        check_int(
+            getattr(config, name),
+            name,
+            "TrainConfig",
+            kind="setting",
+            allow_none=name == "steps_per_epoch",
+            error=ValueError,
         )
     for name in ("learning_rate", "ssm_learning_rate", "weight_decay", "clip_norm"):
         if not getattr(config, name) >= 0:
@@ -333,14 +317,3 @@ def fit(model, x, dt=None, mask=None, *, config: TrainConfig | None = None) -> T
         bar.close()
     nnx.update(model, *best[2])
     return TrainResult(nnx.state(model, nnx.Param), history, best[1], stopped_early)
-
-
-__all__ = [
-    "TrainConfig",
-    "TrainResult",
-    "TrainingDivergedError",
-    "check_arrays",
-    "fit",
-    "make_optimizer",
-    "sequence_loss",
-]

@@ -1,0 +1,188 @@
+"""A fitted SSM forecaster as one immutable value, and the pure functions that serve it.
+
+:class:`SSMState` holds everything ``SSMForecaster.fit`` learned: the network (graph and
+parameters), the recurrent state after the last observation and the forecast from it, the
+scaling statistics and the training record. The functions below take it (with the shared
+:class:`~ssmcast.base.FitMeta`: cutoff and frequency) and return arrays or a new state;
+none of them changes its input, so the estimator is the only place that holds state.
+
+* :func:`fit_inputs` / :func:`encode`: arrays of the data layer to network inputs.
+* :func:`advance_state`: new observations in recurrent mode, O(1) per step.
+* :func:`rollout`: the forecast from the current state, rolled out beyond the horizon.
+* :func:`forecast_origins`: forecasts from many origins (one parallel pass, or a roll-out
+  from each origin for horizons beyond the fitted one).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from ssmcast.base import FitMeta
+from ssmcast.data import Panel, Scaler, calendar_features, future_index
+from ssmcast.models import Forecast, advance, forecast_quantiles, model_inputs, parallel_pass
+
+__all__ = [
+    "SSMState",
+    "advance_state",
+    "batched_init_state",
+    "encode",
+    "forecast_origins",
+    "quantiles",
+    "rollout",
+]
+
+
+class SSMState(NamedTuple):
+    """What ``SSMForecaster.fit`` learned, as one value (arrays in scaled units).
+
+    Attributes:
+        graphdef: The network's graph definition (``nnx.split``).
+        params: The network's parameters (``nnx.State``).
+        carry: The batched recurrent state after the last observation (leading axis: series).
+        loc: Forecast mean from ``carry``, ``(num_series, horizon, num_channels)``.
+        scale: Forecast standard deviation from ``carry``, same shape.
+        scaler: Per-series, per-channel scaling of the targets.
+        covariate_scaler: Scaling of the covariates, or None without covariates.
+        horizon: Leads the heads forecast.
+        num_covariates: Covariate columns the network reads.
+        input_dim: Network inputs: targets, covariates and calendar features.
+        history: Training and validation loss per epoch.
+        best_epoch: The epoch whose parameters were kept.
+    """
+
+    graphdef: Any
+    params: Any
+    carry: Any
+    loc: Any
+    scale: Any
+    scaler: Scaler
+    covariate_scaler: Scaler | None
+    horizon: int
+    num_covariates: int
+    input_dim: int
+    history: dict
+    best_epoch: int
+
+
+def encode(
+    scaler: Scaler,
+    covariate_scaler: Scaler | None,
+    values: np.ndarray,
+    time,
+    freq,
+    covariates: np.ndarray | None,
+    *,
+    scaled: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs and observed mask for targets, covariates and timestamps.
+
+    Targets are scaled unless ``scaled`` (NaN kept: the network masks them); covariates are
+    scaled with missing values set to 0 (their mean); calendar features of ``time`` follow.
+    """
+    cal = calendar_features(time, freq).values
+    cov = None
+    if covariates is not None:
+        cov = np.nan_to_num(covariate_scaler.transform(covariates), nan=0.0)
+    return model_inputs(values if scaled else scaler.transform(values), cov, cal)
+
+
+def advance_state(meta: FitMeta, state: SSMState, values: np.ndarray, time, covariates) -> SSMState:
+    """The state after new observations ``values`` on the timestamps ``time`` (O(1) a step)."""
+    if state.num_covariates and covariates is None:
+        raise ValueError(
+            "This SSMForecaster was fitted with covariates `X`, so `update` needs `X_new` "
+            "on the timestamps of `y_new`."
+        )
+    x, mask = encode(state.scaler, state.covariate_scaler, values, time, meta.freq, covariates)
+    carry, forecast = advance(
+        state.graphdef, state.params, state.carry, x, np.ones(len(time)), mask
+    )
+    return state._replace(carry=carry, loc=forecast.loc, scale=forecast.scale)
+
+
+def rollout(
+    meta: FitMeta, state: SSMState, horizon: int, covariates
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled loc and scale for ``horizon`` steps after ``meta.cutoff``.
+
+    Beyond ``state.horizon`` steps, the median forecast of each block is fed back as
+    observations in recurrent mode and the next block is read from the heads. The variance
+    at the end of the previous block is added to the next block's (the start is uncertain):
+    an approximation that keeps intervals widening with lead.
+    """
+    loc, scale = np.asarray(state.loc), np.asarray(state.scale)
+    locs, scales = [loc], [scale]
+    carry, produced, block = state.carry, state.horizon, state.horizon
+    if horizon > produced and state.num_covariates and covariates is None:
+        raise ValueError(
+            f"Forecasting {horizon} steps, beyond the fitted horizon {block}, feeds "
+            "forecasts back through the network, which was fitted with covariates `X`: "
+            "pass `X` on the forecast timestamps."
+        )
+    cutoff = meta.cutoff
+    while produced < horizon:
+        time = future_index(cutoff, meta.freq, block)
+        cov = None
+        if covariates is not None:
+            cov = covariates[:, produced - block : produced]
+        x, mask = encode(
+            state.scaler, state.covariate_scaler, loc, time, meta.freq, cov, scaled=True
+        )
+        carry, forecast = advance(state.graphdef, state.params, carry, x, np.ones(block), mask)
+        start_var = scale[:, -1:, :] ** 2
+        loc = np.asarray(forecast.loc)
+        scale = np.sqrt(np.asarray(forecast.scale) ** 2 + start_var)
+        locs.append(loc)
+        scales.append(scale)
+        produced += block
+        cutoff = time[-1]
+    return (
+        np.concatenate(locs, axis=1)[:, :horizon],
+        np.concatenate(scales, axis=1)[:, :horizon],
+    )
+
+
+def forecast_origins(
+    meta: FitMeta, state: SSMState, panel: Panel, origins: np.ndarray, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled loc and scale ``(num_series, num_origins, horizon, num_channels)``.
+
+    ``state`` is fitted on ``panel`` up to ``origins[0]`` (its cutoff). Up to the fitted
+    horizon, one parallel pass over the panel gives the forecast from every step (the network
+    is causal, so step ``t`` sees only values up to ``t``); beyond it, the state is advanced
+    from origin to origin and rolled out from each.
+    """
+    if horizon <= state.horizon:
+        x, mask = encode(state.scaler, None, panel.values, panel.time, meta.freq, None)
+        forecast, _ = parallel_pass(state.graphdef, state.params, x, panel.dt(), mask)
+        loc = np.asarray(forecast.loc)[:, origins, :horizon]
+        scale = np.asarray(forecast.scale)[:, origins, :horizon]
+        return loc, scale
+    locs, scales = [], []
+    first = int(origins[0])
+    for previous, origin in zip([first, *origins[:-1]], origins, strict=True):
+        if origin > previous:
+            new = slice(previous + 1, origin + 1)
+            state = advance_state(meta, state, panel.values[:, new], panel.time[new], None)
+        meta = meta._replace(cutoff=panel.time[origin])
+        loc, scale = rollout(meta, state, horizon, None)
+        locs.append(loc)
+        scales.append(scale)
+    return np.stack(locs, axis=1), np.stack(scales, axis=1)
+
+
+def quantiles(loc, scale, levels) -> np.ndarray:
+    """Quantiles of the normal forecast (scaled units), levels on a new last axis."""
+    return np.asarray(forecast_quantiles(Forecast(loc, scale), levels), np.float64)
+
+
+def batched_init_state(graphdef, params, num_series: int):
+    """The network's initial state, stacked over ``num_series`` (a template for loading)."""
+    model = nnx.merge(graphdef, params)
+    carry = model.init_state()
+    return jax.tree.map(lambda leaf: jnp.repeat(leaf[None], num_series, axis=0), carry)

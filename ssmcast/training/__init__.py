@@ -1,0 +1,27 @@
+"""Train forecasting networks on long segments with a loss at every position and lead.
+
+The network reads each training segment in parallel and forecasts the next ``horizon``
+steps from every position (forking sequences), so one pass gives ``segment_length``
+examples per segment. The loss (CRPS or NLL for a normal head, MSE or MAE for a point head)
+is averaged over every observed (origin, lead, output) target. Parameters form two optimizer
+groups: the SSM parameters (:class:`~ssmcast.layers.SSMParam`) with a lower learning rate and
+no weight decay, and the rest with AdamW; both share warm-up, cosine decay and global
+gradient clipping. A whole epoch is one jitted :func:`jax.lax.scan` of pure train steps.
+Early stopping watches a time-ordered validation tail. Everything here takes arrays; the
+estimator wraps it with pandas.
+"""
+
+from ssmcast.training._fit import TrainingDivergedError, TrainResult, check_arrays, fit
+from ssmcast.training._steps import TrainConfig, make_optimizer, sequence_loss
+from ssmcast.training._steps import evaluate as evaluate  # reachable here as before
+from ssmcast.training._steps import train_epoch as train_epoch
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "TrainingDivergedError",
+    "check_arrays",
+    "fit",
+    "make_optimizer",
+    "sequence_loss",
+]
