@@ -15,6 +15,7 @@ none of them changes its input, so the estimator is the only place that holds st
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -25,11 +26,13 @@ from flax import nnx
 from ssmcast.base import FitMeta
 from ssmcast.data import Panel, Scaler, calendar_features, future_index
 from ssmcast.models import Forecast, advance, forecast_quantiles, model_inputs, parallel_pass
+from ssmcast.training import validation_steps
 
 __all__ = [
     "SSMState",
     "advance_state",
     "batched_init_state",
+    "calibration_factor",
     "encode",
     "forecast_origins",
     "quantiles",
@@ -53,6 +56,10 @@ class SSMState(NamedTuple):
         input_dim: Network inputs: targets, covariates and calendar features.
         history: Training and validation loss per epoch.
         best_epoch: The epoch whose parameters were kept.
+        seasons: Season lengths of the network's seasonal base (empty: persistence only).
+        staleness: Whether the network reads the time since the last observation.
+        scale_factor: Per-lead factor ``(horizon,)`` on the network's forecast spread, from
+            the calibration at fit; None for none.
     """
 
     graphdef: Any
@@ -67,6 +74,17 @@ class SSMState(NamedTuple):
     input_dim: int
     history: dict
     best_epoch: int
+    seasons: tuple[int, ...] = ()
+    staleness: bool = False
+    scale_factor: np.ndarray | None = None
+
+
+def _calibrated(state: SSMState, scale):
+    """The network's spread ``(..., horizon, C)`` times the calibration factor per lead."""
+    scale = np.asarray(scale)
+    if state.scale_factor is None:
+        return scale
+    return scale * np.asarray(state.scale_factor, scale.dtype)[:, None]
 
 
 def encode(
@@ -115,7 +133,7 @@ def rollout(
     at the end of the previous block is added to the next block's (the start is uncertain):
     an approximation that keeps intervals widening with lead.
     """
-    loc, scale = np.asarray(state.loc), np.asarray(state.scale)
+    loc, scale = np.asarray(state.loc), _calibrated(state, state.scale)
     locs, scales = [loc], [scale]
     carry, produced, block = state.carry, state.horizon, state.horizon
     if horizon > produced and state.num_covariates and covariates is None:
@@ -136,7 +154,7 @@ def rollout(
         carry, forecast = advance(state.graphdef, state.params, carry, x, np.ones(block), mask)
         start_var = scale[:, -1:, :] ** 2
         loc = np.asarray(forecast.loc)
-        scale = np.sqrt(np.asarray(forecast.scale) ** 2 + start_var)
+        scale = np.sqrt(_calibrated(state, forecast.scale) ** 2 + start_var)
         locs.append(loc)
         scales.append(scale)
         produced += block
@@ -161,7 +179,7 @@ def forecast_origins(
         x, mask = encode(state.scaler, None, panel.values, panel.time, meta.freq, None)
         forecast, _ = parallel_pass(state.graphdef, state.params, x, panel.dt(), mask)
         loc = np.asarray(forecast.loc)[:, origins, :horizon]
-        scale = np.asarray(forecast.scale)[:, origins, :horizon]
+        scale = _calibrated(state, forecast.scale)[:, origins, :horizon]
         return loc, scale
     locs, scales = [], []
     first = int(origins[0])
@@ -174,6 +192,55 @@ def forecast_origins(
         locs.append(loc)
         scales.append(scale)
     return np.stack(locs, axis=1), np.stack(scales, axis=1)
+
+
+def calibration_factor(
+    forecast, targets, tail: float, level: float = 0.8, *, widen_only: bool = True
+) -> np.ndarray:
+    """Per-lead factors on the spread so the central ``level`` interval covers ``level``.
+
+    Split-conformal recalibration of a normal forecast: over the origins in the steps at the
+    end that hold the last ``tail`` share of the observations, ``|y - loc| / scale`` of lead
+    ``k`` should have its ``level`` quantile at the normal's (1.28 for 80%); the factor is
+    the ratio. Leads with
+    fewer than 30 scored points keep the factor of the lead before (1 for the first).
+
+    Args:
+        forecast: The parallel pass over the fitted data, ``loc`` and ``scale`` of shape
+            ``(num_series, num_timesteps, horizon, num_channels)``.
+        targets: The scaled targets ``(num_series, num_timesteps, num_channels)``, NaN where
+            missing.
+        tail: Share of the steps whose origins are scored, in (0, 1).
+        level: Coverage of the central interval to match.
+        widen_only: Never narrow (factors of at least 1): intervals too wide on the tail are
+            kept, since a test period usually drifts further from the data than the tail.
+
+    Returns:
+        Factors ``(horizon,)``, each within [1, 4] (``widen_only``) or [0.25, 4].
+    """
+    loc, scale = np.asarray(forecast.loc), np.asarray(forecast.scale)
+    num_timesteps, horizon = loc.shape[1], loc.shape[2]
+    first = max(0, num_timesteps - max(1, validation_steps(~np.isnan(targets), tail)))
+    quantile = math.sqrt(2.0) * _erfinv(level)  # the normal's (1 + level) / 2 quantile
+    factors, previous = np.ones(horizon), 1.0
+    for k in range(1, horizon + 1):
+        origins = np.arange(first, num_timesteps - k)
+        z = np.abs(targets[:, origins + k] - loc[:, origins, k - 1]) / scale[:, origins, k - 1]
+        z = z[np.isfinite(z)]
+        if z.size >= 30:
+            ratio = np.quantile(z, level) / quantile
+            previous = float(np.clip(ratio, 1.0 if widen_only else 0.25, 4.0))
+        factors[k - 1] = previous
+    return factors
+
+
+def _erfinv(p: float) -> float:
+    """The inverse error function by bisection (a scalar; exact to float64)."""
+    low, high = 0.0, 6.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        low, high = (mid, high) if math.erf(mid) < p else (low, mid)
+    return (low + high) / 2
 
 
 def quantiles(loc, scale, levels) -> np.ndarray:

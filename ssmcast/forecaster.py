@@ -13,6 +13,7 @@ import warnings
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 from flax import nnx
 
 from ssmcast import io, training
@@ -21,19 +22,22 @@ from ssmcast._fitted_ssm import (
     SSMState,
     advance_state,
     batched_init_state,
+    calibration_factor,
     encode,
     forecast_origins,
     quantiles,
     rollout,
 )
 from ssmcast.base import BaseForecaster, Capabilities, FitMeta, Fitted, fitted_attribute
-from ssmcast.data import Panel, Scaler, fit_scaler
+from ssmcast.data import Panel, Scaler, fit_scaler, nominal_step, season_length
 from ssmcast.models import MODEL_NAMES, build_model, parallel_pass
 
 __all__ = ["SSMForecaster"]
 
 FORMAT = "ssmcast-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: seasonal base, staleness input and interval calibration
+# What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name
+_FORMAT_1 = {"seasons": [], "staleness": False, "scale_factor": None}
 _MEMBERS = ("params", "state")
 
 
@@ -57,13 +61,26 @@ class SSMForecaster(BaseForecaster):
         state_dim: States per SSM layer; the layer's default when None.
         max_epochs: Most training epochs (each about one pass over the training range).
         batch_size: Training segments per step.
-        segment_length: Time steps per training segment.
+        segment_length: Time steps per training segment; when None, 256 or twice the longest
+            season, whichever is longer (at most 1024).
         learning_rate: Peak learning rate (the SSM parameters use a third of it).
-        validation_fraction: Share of the time steps held out at the end for early stopping.
+        validation_fraction: Share of the observations held out at the end for early
+            stopping (counted in observed values, so an outage does not empty the tail).
         patience: Epochs without a better validation loss before stopping.
         loss: ``"crps"`` or ``"nll"`` (both train the probabilistic head).
         method: Scan method of the SSM layers (``"auto"`` picks by backend and size).
         freq: The data's frequency (a pandas alias); inferred when None.
+        seasons: Season lengths (in steps) of the seasonal base the heads start from:
+            ``"auto"`` takes the daily cycle from the frequency (24 hourly, 48 half-hourly,
+            7 for daily data's week) and, below a day, the weekly one too; a tuple of ints;
+            or ``()`` for persistence alone.
+        staleness: Feed the time since the last observation, so that after an outage the
+            network knows its persistence is stale and the base can lean on the season or
+            the mean level.
+        calibrate: Widen the forecast spread per lead where the central 80% interval covers
+            less than 80% of the last ``validation_fraction`` of the fitted observations (at
+            least the last 10%): a one-sided split-conformal recalibration (it never
+            narrows: a test period usually drifts further from the data than the tail).
         random_state: Seed of the initialisation and training; random when None.
         progress: Show a progress bar while training.
 
@@ -101,13 +118,16 @@ class SSMForecaster(BaseForecaster):
         state_dim: int | None = None,
         max_epochs: int = 20,
         batch_size: int = 16,
-        segment_length: int = 256,
+        segment_length: int | None = None,
         learning_rate: float = 3e-3,
         validation_fraction: float = 0.1,
         patience: int = 5,
         loss: str = "crps",
         method: str = "auto",
         freq: str | None = None,
+        seasons: str | tuple[int, ...] = "auto",
+        staleness: bool = True,
+        calibrate: bool = True,
         random_state: int | None = None,
         progress: bool = True,
     ):
@@ -125,6 +145,9 @@ class SSMForecaster(BaseForecaster):
         self.loss = loss
         self.method = method
         self.freq = freq
+        self.seasons = seasons
+        self.staleness = staleness
+        self.calibrate = calibrate
         self.random_state = random_state
         self.progress = progress
 
@@ -152,9 +175,18 @@ class SSMForecaster(BaseForecaster):
                 f"The 'model' parameter of SSMForecaster must be one of {list(MODEL_NAMES)}. "
                 f"Got {self.model!r}.{hint}"
             )
-        for name in ("d_model", "num_layers", "max_epochs", "batch_size", "segment_length"):
+        for name in ("d_model", "num_layers", "max_epochs", "batch_size"):
             check_int(getattr(self, name), name, "SSMForecaster")
-        check_int(self.state_dim, "state_dim", "SSMForecaster", allow_none=True)
+        for name in ("state_dim", "segment_length"):
+            check_int(getattr(self, name), name, "SSMForecaster", allow_none=True)
+        if not (isinstance(self.seasons, str) and self.seasons == "auto"):
+            if isinstance(self.seasons, str) or not hasattr(self.seasons, "__iter__"):
+                raise TypeError(
+                    "The 'seasons' parameter of SSMForecaster must be 'auto' or a tuple of "
+                    f"season lengths in steps, e.g. (24, 168). Got {self.seasons!r}."
+                )
+            for m in self.seasons:
+                check_int(m, "seasons", "SSMForecaster", example="seasons=(24, 168)")
         if self.loss not in ("crps", "nll"):
             raise ValueError(
                 f"The 'loss' parameter of SSMForecaster must be 'crps' or 'nll'. Got {self.loss!r}."
@@ -179,11 +211,19 @@ class SSMForecaster(BaseForecaster):
         scaler = fit_scaler(panel.values)
         covariate_scaler = None if covariates is None else fit_scaler(covariates)
         x, mask = encode(scaler, covariate_scaler, panel.values, panel.time, panel.freq, covariates)
-        network = self._build_network(seed, input_dim=x.shape[-1], num_channels=panel.num_channels)
+        seasons = self._seasons(panel.freq)
+        network = self._build_network(
+            seed,
+            input_dim=x.shape[-1],
+            num_channels=panel.num_channels,
+            seasons=seasons,
+            staleness=bool(self.staleness),
+        )
+        segment_length = self.segment_length or min(max(256, 2 * max((0, *seasons))), 1024)
         config = training.TrainConfig(
             epochs=self.max_epochs,
             batch_size=self.batch_size,
-            segment_length=self.segment_length,
+            segment_length=segment_length,
             learning_rate=self.learning_rate,
             ssm_learning_rate=self.learning_rate / 3,
             loss=self.loss,
@@ -203,6 +243,10 @@ class SSMForecaster(BaseForecaster):
             result = err.result
         graphdef, params = nnx.split(network)
         forecast, carry = parallel_pass(graphdef, params, x, panel.dt(), mask)
+        factor = None
+        if self.calibrate:
+            tail = max(self.validation_fraction, 0.1)
+            factor = calibration_factor(forecast, x[..., : panel.num_channels], tail)
         return SSMState(
             graphdef=graphdef,
             params=params,
@@ -216,9 +260,25 @@ class SSMForecaster(BaseForecaster):
             input_dim=int(x.shape[-1]),
             history=result.history,
             best_epoch=int(result.best_epoch),
+            seasons=seasons,
+            staleness=bool(self.staleness),
+            scale_factor=factor,
         )
 
-    def _build_network(self, seed: int, *, input_dim: int, num_channels: int):
+    def _seasons(self, freq) -> tuple[int, ...]:
+        """The season lengths of the seasonal base for data of frequency ``freq``."""
+        if not (isinstance(self.seasons, str) and self.seasons == "auto"):
+            return tuple(int(m) for m in self.seasons)
+        season = season_length(freq)
+        if season <= 1:
+            return ()
+        if nominal_step(freq) < pd.Timedelta(days=1):
+            return (season, 7 * season)  # the daily and the weekly cycle
+        return (season,)
+
+    def _build_network(
+        self, seed: int, *, input_dim: int, num_channels: int, seasons, staleness: bool
+    ):
         return build_model(
             self.model,
             input_dim=input_dim,
@@ -228,6 +288,8 @@ class SSMForecaster(BaseForecaster):
             num_layers=self.num_layers,
             state_dim=self.state_dim,
             method=self.method,
+            seasons=tuple(seasons),
+            staleness=staleness,
             rngs=nnx.Rngs(seed),
         )
 
@@ -292,6 +354,11 @@ class SSMForecaster(BaseForecaster):
             else state.covariate_scaler.to_dict(),
             "history": {k: [float(v) for v in vs] for k, vs in state.history.items()},
             "best_epoch": int(state.best_epoch),
+            "seasons": list(state.seasons),
+            "staleness": bool(state.staleness),
+            "scale_factor": None
+            if state.scale_factor is None
+            else [float(v) for v in state.scale_factor],
         }
         config = {"estimator": type(self).__name__, "params": self.get_params(), "fitted": fitted}
         trees = {
@@ -319,8 +386,11 @@ class SSMForecaster(BaseForecaster):
         if config.get("estimator") != cls.__name__:
             raise io.refuse(path, f"it holds a {config.get('estimator')!r}, not a {cls.__name__}.")
         try:
+            fitted = config["fitted"]
+            if config["format_version"] == 1:
+                fitted = {**_FORMAT_1, **fitted}
             forecaster = cls(**config["params"])
-            forecaster.fitted_ = forecaster._restore(config["fitted"], archive.members)
+            forecaster.fitted_ = forecaster._restore(fitted, archive.members)
         except (KeyError, TypeError, ValueError) as err:
             raise io.refuse(path, f"the file is truncated or corrupted ({err}).") from err
         return forecaster
@@ -328,8 +398,14 @@ class SSMForecaster(BaseForecaster):
     def _restore(self, fitted: dict[str, Any], members: dict[str, bytes]) -> Fitted:
         """The fitted value from an archive's config and trees (see :meth:`load`)."""
         meta = FitMeta.from_dict(fitted)
+        seasons = tuple(int(m) for m in fitted["seasons"])
+        staleness = bool(fitted["staleness"])
         network = self._build_network(
-            0, input_dim=int(fitted["input_dim"]), num_channels=meta.num_channels
+            0,
+            input_dim=int(fitted["input_dim"]),
+            num_channels=meta.num_channels,
+            seasons=seasons,
+            staleness=staleness,
         )
         graphdef, params = nnx.split(network)
         nnx.replace_by_pure_dict(
@@ -340,6 +416,7 @@ class SSMForecaster(BaseForecaster):
         template = (batched_init_state(graphdef, params, meta.num_series), last)
         carry, (loc, scale) = io.restore_leaves(members["state"], template)
         covariate_scaler = fitted["covariate_scaler"]
+        factor = fitted["scale_factor"]
         state = SSMState(
             graphdef=graphdef,
             params=params,
@@ -355,5 +432,15 @@ class SSMForecaster(BaseForecaster):
             input_dim=int(fitted["input_dim"]),
             history=fitted["history"],
             best_epoch=int(fitted["best_epoch"]),
+            seasons=seasons,
+            staleness=staleness,
+            scale_factor=None if factor is None else _finite_factor(factor, self.horizon),
         )
         return Fitted(meta, state)
+
+
+def _finite_factor(values, horizon: int) -> np.ndarray:
+    factor = np.asarray(values, np.float64)
+    if factor.shape != (horizon,) or not (np.isfinite(factor).all() and (factor > 0).all()):
+        raise ValueError(f"the scale factors are not {horizon} positive finite numbers")
+    return factor

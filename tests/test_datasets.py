@@ -25,6 +25,8 @@ NAMES = sorted(CATALOG)
 
 def raw(name: str, **kwargs) -> pd.DataFrame:
     """Read a shipped file directly, independently of the loader."""
+    if name == "schwingbach":
+        kwargs.setdefault("comment", "#")  # the file's header has '#' comment lines
     return pd.read_csv(ROOT / "datasets" / CATALOG[name].file, **kwargs)
 
 
@@ -57,6 +59,14 @@ def test_load_gives_a_regular_float_frame(name):
         ("seattle_weather", (1461, 4), {"precipitation": 0}),
         ("sea_temperature", (19249, 1), {"temperature": 24}),
         ("co2", (2284, 1), {"co2": 59}),
+        ("electricity_demand", (4032, 1), {"demand": 0}),
+        ("metro_traffic", (26247, 5), {"traffic_volume": 10078, "temp": 10078}),
+        (
+            "beijing_multisite",
+            (1461, 120),
+            {"Dongsi_PM2.5": 33, "Wanliu_PM2.5": 12, "Huairou_TEMP": 0},
+        ),
+        ("schwingbach", (26304, 7), {"solarrad_Wm2": 0, "windspeed_ms": 0, "gwhead_m": 3012}),
     ],
 )
 def test_shapes_and_missing_counts(name, shape, missing):
@@ -66,9 +76,13 @@ def test_shapes_and_missing_counts(name, shape, missing):
         assert frame[column].isna().sum() == count
 
 
+# Rows of the file that repeat a timestamp, and timestamps absent from the file.
+DUPLICATES_AND_GAPS = {"sea_temperature": (1, 24), "metro_traffic": (2533, 10078)}
+
+
 @pytest.mark.parametrize(
     ("name", "duplicates", "gaps"),
-    [(n, 1 if n == "sea_temperature" else 0, 24 if n == "sea_temperature" else 0) for n in NAMES],
+    [(n, *DUPLICATES_AND_GAPS.get(n, (0, 0))) for n in NAMES],
 )
 def test_rows_are_the_file_rows_plus_the_gaps(name, duplicates, gaps):
     # Nothing dropped: every timestamp of the file is a row, and the only added rows are gaps.
@@ -76,6 +90,8 @@ def test_rows_are_the_file_rows_plus_the_gaps(name, duplicates, gaps):
     if name == "nyc_weather":
         per_station = raw(name).groupby("origin").size()
         assert (len(frame) - per_station == pd.Series({"EWR": 27, "JFK": 24, "LGA": 24})).all()
+    elif name == "beijing_multisite":
+        assert (raw(name).groupby("station").size() == len(frame)).all()  # every day, each
     else:
         assert len(frame) == len(raw(name)) - duplicates + gaps
 
@@ -129,6 +145,69 @@ def test_co2_is_weekly_on_saturdays_with_nan_kept():
     assert frame["co2"].isna().sum() == raw("co2")["co2"].isna().sum() == 59
 
 
+def test_electricity_demand_is_twelve_weeks_of_half_hours():
+    frame = datasets.load("electricity_demand")
+    assert frame.index[0] == pd.Timestamp("2000-06-05 00:00")  # a Monday
+    assert frame.index[0].day_name() == "Monday"
+    assert len(frame) == 12 * 7 * 48
+    # the first values of pmdarima's load_taylor() and R's forecast::taylor
+    np.testing.assert_array_equal(frame["demand"].to_numpy()[:4], [22262, 21756, 22247, 22759])
+    np.testing.assert_array_equal(frame["demand"].to_numpy(), raw("electricity_demand")["demand"])
+
+
+def test_metro_traffic_has_a_long_outage_over_most_of_its_last_fifth():
+    frame = datasets.load("metro_traffic")
+    volume = frame["traffic_volume"]
+    last = volume.iloc[int(0.8 * len(volume)) :]
+    assert last.isna().mean() > 0.5  # more than half of the test part is missing...
+    assert last.notna().sum() > 2000  # ...but not all of it: about 95 days are observed
+    outage = volume.loc["2014-08-08 02:00":"2015-06-11 19:00"]
+    assert len(outage) == 7386
+    assert outage.isna().all()
+    assert volume.loc["2014-08-08 01:00"] == 516.0  # the last count before the outage
+    assert volume.loc["2015-06-11 20:00"] == 2886.0  # the first after it
+    # Duplicated hours: traffic_volume is the same on every row; the other columns averaged.
+    file = raw("metro_traffic")
+    times = pd.to_datetime(file["date_time"])
+    np.testing.assert_array_equal(
+        frame.loc[times, "traffic_volume"].to_numpy(), file["traffic_volume"].to_numpy(float)
+    )
+    expected = file.groupby(times)["temp"].mean()
+    np.testing.assert_allclose(frame.loc[expected.index, "temp"].to_numpy(), expected.to_numpy())
+
+
+def test_beijing_multisite_is_a_panel_of_eight_to_twelve_stations():
+    d = datasets.info("beijing_multisite")
+    frame = datasets.load("beijing_multisite")
+    assert 8 <= len(d.stations) <= 12
+    assert frame.columns[:2].tolist() == ["Aotizhongxin_PM2.5", "Aotizhongxin_PM10"]
+    pm25 = frame[[f"{station}_PM2.5" for station in d.stations]]
+    missing = pm25.isna().sum()
+    assert (missing > 0).all() and (missing < 0.05 * len(frame)).all()  # some gaps, each
+    file = raw("beijing_multisite")
+    dongsi = file[file["station"] == "Dongsi"]
+    assert (pd.to_datetime(dongsi["date"]).to_numpy() == frame.index.to_numpy()).all()
+    np.testing.assert_array_equal(frame["Dongsi_O3"].to_numpy(), dongsi["O3"].to_numpy())
+    ds = datasets.load("beijing_multisite", as_="xarray")
+    assert ds["PM2.5"].dims == ("time", "station")
+    assert ds["station"].to_numpy().tolist() == [*d.stations]
+    np.testing.assert_array_equal(
+        ds["TEMP"].sel(station="Huairou").to_numpy(), frame["Huairou_TEMP"].to_numpy()
+    )
+
+
+def test_schwingbach_reads_the_swapped_day_and_month():
+    frame = datasets.load("schwingbach")
+    file = raw("schwingbach")
+    assert file["time"].iloc[24] == "2014-02-01 00:00:00"  # the 25th hour: 2 January
+    assert frame.index[24] == pd.Timestamp("2014-01-02 00:00")
+    assert file["time"].iloc[31 * 24] == "2014-01-02 00:00:00"  # 1 February
+    assert frame.index[31 * 24] == pd.Timestamp("2014-02-01 00:00")
+    # the rows are the file's rows, in order
+    for column in frame.columns:
+        np.testing.assert_array_equal(frame[column].to_numpy(), file[column].to_numpy(float))
+
+
 def test_onehot_encoding_of_categorical_columns():
     frame = datasets.load("beijing", categorical="onehot")
     levels = ["cbwd_NE", "cbwd_NW", "cbwd_SE", "cbwd_cv"]
@@ -167,7 +246,7 @@ def test_xarray_matches_pandas(name):
     for var in ds.data_vars.values():
         assert var.attrs["units"]
         assert var.dtype == np.float64
-    if name != "nyc_weather":
+    if not datasets.info(name).stations:
         for column in frame.columns:
             np.testing.assert_array_equal(ds[column].to_numpy(), frame[column].to_numpy())
 

@@ -227,3 +227,45 @@ def test_load_refuses_non_finite_weights(tmp_path):
             dst.writestr(member, data)
     with pytest.raises(ValueError, match="NaN or infinite"):
         SSMForecaster.load(bad)
+
+
+def test_auto_seasons_follow_the_frequency():
+    f = SSMForecaster()
+    assert f._seasons("h") == (24, 168) and f._seasons("30min") == (48, 336)
+    assert f._seasons("D") == (7,) and f._seasons("YS") == () and f._seasons("7h") == ()
+    assert SSMForecaster(seasons=(12,))._seasons("h") == (12,)
+    with pytest.raises(TypeError, match="'seasons' parameter"):
+        SSMForecaster(seasons="daily", **TINY).fit(temperature())
+    with pytest.raises(ValueError, match=r"'seasons' parameter .* positive int"):
+        SSMForecaster(seasons=(24, 0), **TINY).fit(temperature())
+
+
+def test_calibration_factor_matches_the_coverage_of_a_known_spread():
+    from ssmcast._fitted_ssm import calibration_factor
+    from ssmcast.models import Forecast
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(0.0, 2.0, size=(1, 4000, 1))  # white noise with sd 2
+    loc = np.zeros((1, 4000, 3, 1))
+    scale = np.ones((1, 4000, 3, 1))  # the network's spread is half the true one
+    factor = calibration_factor(Forecast(loc, scale), truth, tail=0.5)
+    np.testing.assert_allclose(factor, 2.0, rtol=0.06)
+    z = np.abs(truth[0, 2000:, 0]) / (scale[0, 0, 0, 0] * factor[0])
+    assert abs(np.mean(z <= 1.2816) - 0.8) < 0.01  # the 80% interval now covers 80%
+    wide = Forecast(loc, 4 * scale)  # too wide: kept (one-sided) unless asked to narrow
+    assert (calibration_factor(wide, truth, tail=0.5) == 1.0).all()
+    narrowed = calibration_factor(wide, truth, tail=0.5, widen_only=False)
+    np.testing.assert_allclose(narrowed, 0.5, rtol=0.06)
+
+
+def test_a_seasonal_model_learns_a_daily_profile_that_persistence_misses():
+    # Hourly temperature with the model's base restricted to the daily season: after
+    # training, the forecast 12 h ahead follows the daily cycle, not the last value.
+    y = datasets.load("beijing")["TEMP"].loc["2014-06-01":"2014-08-31"]
+    kwargs = dict(horizon=12, start="2014-08-15", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SSMForecaster("s5", 12, random_state=0, seasons=(24,), **{**TINY, "max_epochs": 8})
+        seasonal = backtest(model, y, **kwargs)
+    naive = seasonal.reference("naive")
+    assert seasonal.metrics.by_lead.loc[12, "MAE"] < 0.8 * naive.metrics.by_lead.loc[12, "MAE"]

@@ -1,6 +1,7 @@
 """Training: the loss falls, determinism, NaN handling, early stopping, input checks."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
@@ -170,3 +171,23 @@ def test_optimizer_groups_use_their_learning_rates():
         updates, state = tx.update(grads, state, params)
     np.testing.assert_array_equal(updates[0]["a"], 0.0)
     assert np.all(np.asarray(updates[1]["w"]) < 0)
+
+
+def test_outages_hide_inputs_but_keep_the_targets():
+    from ssmcast.training._fit import _outages
+    from ssmcast.training._steps import sequence_loss
+
+    rng = np.random.default_rng(0)
+    spans = _outages(rng, (200, 16), 64, 0.25)
+    hit = spans[..., 1] > 0
+    assert abs(hit.mean() - 0.25) < 0.02 and spans[..., 1].max() <= 32
+    assert not _outages(rng, (4, 4), 64, 0.0).any()
+
+    model = build_model("s5", input_dim=1, output_dim=1, horizon=3, d_model=4, rngs=nnx.Rngs(0))
+    x = jnp.sin(jnp.arange(40.0) / 3)[:, None]
+    mask = jnp.ones((40, 1), bool)
+    hidden = mask.at[10:25].set(False)
+    full_sum, full_count = sequence_loss(model, x, jnp.ones(40), mask, loss="mae")
+    gap_sum, gap_count = sequence_loss(model, x, jnp.ones(40), mask, loss="mae", input_mask=hidden)
+    assert int(gap_count) == int(full_count)  # the hidden values are still targets
+    assert float(gap_sum) > float(full_sum)  # persistence across the gap is stale

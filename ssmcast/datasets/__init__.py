@@ -82,8 +82,8 @@ def list() -> pd.DataFrame:
     Examples:
         >>> from ssmcast import datasets
         >>> table = datasets.list()
-        >>> table["name"].tolist()
-        ['appliances_energy', 'beijing', 'co2', 'nyc_weather', 'sea_temperature', 'seattle_weather']
+        >>> len(table), table["name"].tolist()[:3]
+        (10, ['appliances_energy', 'beijing', 'beijing_multisite'])
         >>> table.set_index("name").loc["co2", "licence"]
         'Public domain'
     """
@@ -130,6 +130,19 @@ def load(
       4.276 and 4.289); the loader keeps one row with the mean of the two (4.2825).
     * ``seattle_weather``: the categorical ``weather`` label is handled by ``categorical``.
     * ``co2``: weekly on Saturdays (``W-SAT``); the 59 missing weeks stay NaN.
+    * ``electricity_demand``: half-hourly; no gaps.
+    * ``metro_traffic``: the text columns ``holiday``, ``weather_main`` and
+      ``weather_description`` are dropped; an hour that appears on several rows (one per
+      weather description, 1,756 hours) becomes one row with the mean of each column
+      (``traffic_volume`` is the same on all of them). The recorder's 10-month outage
+      (2014-08-08 to 2015-06-11) and the other absent hours are NaN rows.
+    * ``beijing_multisite``: daily means of 12 sites; as pandas, one column per station and
+      variable named ``"{station}_{variable}"`` (``"Dongsi_PM2.5"``); as xarray, variables
+      ``PM2.5``, ``TEMP``, ... on dimensions ``(time, station)``.
+    * ``schwingbach``: the file's time stamps swap month and day when the day of the month is
+      12 or less; the loader reads a stamp whose last date field is 12 or less as
+      year-day-month (``"2014-02-01 00:00:00"`` is 2 January 2014), any other as
+      year-month-day.
 
     Rows are sorted by time if a file is not (none is, today). Any other duplicated
     timestamp, or a timestamp off the regular grid, raises ``RuntimeError``.
@@ -139,7 +152,8 @@ def load(
     Args:
         name: Dataset name (see :func:`list`).
         as_: ``"pandas"`` for a DataFrame, ``"xarray"`` for an ``xr.Dataset`` with a
-            ``time`` dimension (and ``station`` for ``nyc_weather``).
+            ``time`` dimension (and ``station`` for ``nyc_weather`` and
+            ``beijing_multisite``).
         categorical: What to do with categorical columns (``beijing`` ``cbwd``,
             ``seattle_weather`` ``weather``): ``"drop"`` them (default) or ``"onehot"``
             encode them as float indicator columns ``"{column}_{level}"`` (1.0 or 0.0, NaN in

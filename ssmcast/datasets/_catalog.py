@@ -21,8 +21,9 @@ class Variable:
     """One variable (column) of a shipped dataset.
 
     Attributes:
-        name: Column name in the loaded frame (for ``nyc_weather`` the per-station name,
-            e.g. ``"temp"``; the pandas columns are ``"{station}_{name}"``).
+        name: Column name in the loaded frame (for a multi-station dataset such as
+            ``nyc_weather`` the per-station name, e.g. ``"temp"``; the pandas columns are
+            ``"{station}_{name}"``).
         units: Units in a compact, UDUNITS-like spelling (``"degC"``, ``"hPa"``, ``"m s-1"``).
         description: What the variable measures.
         categories: For a categorical variable, its levels (empty for numeric variables).
@@ -47,7 +48,8 @@ class DatasetInfo:
         variables: The numeric variables, in column order.
         categorical: Categorical columns of the raw file; dropped by default, one-hot
             encoded with ``load(..., categorical="onehot")``.
-        stations: Station codes, for multi-station datasets (``nyc_weather``).
+        stations: Station codes, for multi-station datasets (``nyc_weather``,
+            ``beijing_multisite``).
         timezone: What clock the timestamps are on (the index itself is tz-naive).
         source: Where the data comes from (original source and the package it was taken from).
         licence: Licence of the data.

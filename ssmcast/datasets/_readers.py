@@ -53,45 +53,78 @@ def _read_beijing(dataset: DatasetInfo) -> pd.DataFrame:
     return frame
 
 
-def _read_nyc(dataset: DatasetInfo) -> pd.DataFrame:
-    raw = _read_csv(dataset)
-    raw["time"] = pd.to_datetime(raw["time_hour"], utc=True).dt.tz_localize(None)
-    stations = sorted(raw["origin"].unique())
+def _wide_by_station(raw: pd.DataFrame, dataset: DatasetInfo, station: str) -> pd.DataFrame:
+    """A long frame (``time``, ``station`` columns) as one column per station and variable."""
+    stations = sorted(raw[station].unique())
     if tuple(stations) != dataset.stations:
-        raise RuntimeError(f"nyc_weather: expected stations {dataset.stations}, found {stations}.")
-    _check_unique(raw.set_index(["origin", "time"]).index, dataset.name)
+        raise RuntimeError(
+            f"{dataset.name}: expected stations {dataset.stations}, found {stations}."
+        )
+    _check_unique(raw.set_index([station, "time"]).index, dataset.name)
     names = dataset.variable_names
-    wide = raw.pivot(index="time", columns="origin", values=[*names])
-    columns = [(var, station) for station in dataset.stations for var in names]
+    wide = raw.pivot(index="time", columns=station, values=[*names])
+    columns = [(var, code) for code in dataset.stations for var in names]
     wide = wide[columns]
-    wide.columns = [f"{station}_{var}" for var, station in columns]
+    wide.columns = [f"{code}_{var}" for var, code in columns]
     return wide
 
 
-def _read_appliances(dataset: DatasetInfo) -> pd.DataFrame:
-    frame = _read_csv(dataset)
-    frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="time")
+def _read_nyc(dataset: DatasetInfo) -> pd.DataFrame:
+    raw = _read_csv(dataset)
+    raw["time"] = pd.to_datetime(raw["time_hour"], utc=True).dt.tz_localize(None)
+    return _wide_by_station(raw, dataset, "origin")
+
+
+def _indexed(frame: pd.DataFrame, column: str, *, utc: bool = False, **kwargs) -> pd.DataFrame:
+    """``frame`` indexed by its parsed ``column`` (removed), named ``time``, time-zone naive."""
+    time = pd.to_datetime(frame.pop(column), utc=utc, **kwargs)
+    if utc:
+        time = time.dt.tz_localize(None)
+    frame.index = pd.DatetimeIndex(time, name="time")
     return frame
+
+
+def _read_appliances(dataset: DatasetInfo) -> pd.DataFrame:
+    return _indexed(_read_csv(dataset), "date")
 
 
 def _read_seattle(dataset: DatasetInfo) -> pd.DataFrame:
-    frame = _read_csv(dataset)
-    time = pd.to_datetime(frame.pop("date"), format="%Y/%m/%d")
-    frame.index = pd.DatetimeIndex(time, name="time")
-    return frame
+    return _indexed(_read_csv(dataset), "date", format="%Y/%m/%d")
 
 
 def _read_sea_temperature(dataset: DatasetInfo) -> pd.DataFrame:
-    frame = _read_csv(dataset)
-    time = pd.to_datetime(frame.pop("time (UTC)"), utc=True).dt.tz_localize(None)
-    frame.index = pd.DatetimeIndex(time, name="time")
+    frame = _indexed(_read_csv(dataset), "time (UTC)", utc=True)
     return frame.rename(columns={"temperature (celsius)": "temperature"})
 
 
 def _read_co2(dataset: DatasetInfo) -> pd.DataFrame:
-    frame = _read_csv(dataset, dtype={"date": str})
-    time = pd.to_datetime(frame.pop("date"), format="%Y%m%d")
-    frame.index = pd.DatetimeIndex(time, name="time")
+    return _indexed(_read_csv(dataset, dtype={"date": str}), "date", format="%Y%m%d")
+
+
+def _read_electricity_demand(dataset: DatasetInfo) -> pd.DataFrame:
+    return _indexed(_read_csv(dataset), "time", format="%Y-%m-%d %H:%M")
+
+
+def _read_metro_traffic(dataset: DatasetInfo) -> pd.DataFrame:
+    frame = _read_csv(dataset).drop(columns=["holiday", "weather_main", "weather_description"])
+    return _indexed(frame, "date_time", format="%Y-%m-%d %H:%M:%S")
+
+
+def _read_beijing_multisite(dataset: DatasetInfo) -> pd.DataFrame:
+    raw = _read_csv(dataset)
+    raw["time"] = pd.to_datetime(raw.pop("date"), format="%Y-%m-%d")
+    return _wide_by_station(raw, dataset, "station")
+
+
+def _read_schwingbach(dataset: DatasetInfo) -> pd.DataFrame:
+    frame = _read_csv(dataset, comment="#")
+    text = frame.pop("time")
+    # The file swaps month and day when the day of the month is 12 or less: a stamp whose
+    # last date field is 12 or less is year-day-month, any other is year-month-day.
+    day_first = text.str.slice(8, 10).astype(int) <= 12
+    time = pd.to_datetime(text.where(~day_first), format="%Y-%m-%d %H:%M:%S")
+    swapped = pd.to_datetime(text.where(day_first), format="%Y-%d-%m %H:%M:%S")
+    frame.index = pd.DatetimeIndex(time.fillna(swapped), name="time")
     return frame
 
 
@@ -102,10 +135,14 @@ _READERS = {
     "seattle_weather": _read_seattle,
     "sea_temperature": _read_sea_temperature,
     "co2": _read_co2,
+    "electricity_demand": _read_electricity_demand,
+    "metro_traffic": _read_metro_traffic,
+    "beijing_multisite": _read_beijing_multisite,
+    "schwingbach": _read_schwingbach,
 }
 # Datasets whose duplicated timestamps are averaged (documented in `load`); any other
 # duplicate is an error.
-_AVERAGE_DUPLICATES = frozenset({"sea_temperature"})
+_AVERAGE_DUPLICATES = frozenset({"sea_temperature", "metro_traffic"})
 
 
 # --- making the frame regular -------------------------------------------------------------
@@ -167,7 +204,7 @@ def _column_variables(dataset: DatasetInfo, categorical: str) -> dict[str, Varia
     return columns
 
 
-@functools.lru_cache(maxsize=16)  # 6 datasets x 2 `categorical` options
+@functools.lru_cache(maxsize=32)  # 10 datasets x 2 `categorical` options
 def _load_frame(name: str, categorical: str) -> pd.DataFrame:
     dataset = CATALOG[name]
     frame = _regularise(_READERS[name](dataset), dataset)

@@ -40,9 +40,14 @@ class PointHead(nnx.Module):
     def _delta(self, h):
         return self.loc(h).reshape(*h.shape[:-1], self.horizon, self.output_dim)
 
+    def _located(self, h, base):
+        """``base + W h``, with ``base (..., output_dim)`` or per lead ``(..., H, output_dim)``."""
+        per_lead = base if base.ndim == h.ndim + 1 else base[..., None, :]
+        return per_lead + self._delta(h)
+
     def __call__(self, h, base) -> Forecast:
-        """Forecast from features ``h (..., dim)`` around ``base (..., output_dim)``."""
-        return Forecast(base[..., None, :] + self._delta(h))
+        """Forecast from features ``h (..., dim)`` around ``base`` (see :meth:`_located`)."""
+        return Forecast(self._located(h, base))
 
 
 class NormalHead(PointHead):
@@ -95,9 +100,9 @@ class NormalHead(PointHead):
         )
 
     def __call__(self, h, base) -> Forecast:
-        """Forecast from features ``h (..., dim)`` around ``base (..., output_dim)``."""
+        """Forecast from features ``h (..., dim)`` around ``base`` (see :meth:`_located`)."""
         raw = self.scale(h).reshape(*h.shape[:-1], self.horizon, self.output_dim)
-        return Forecast(base[..., None, :] + self._delta(h), jax.nn.softplus(raw) + self.min_scale)
+        return Forecast(self._located(h, base), jax.nn.softplus(raw) + self.min_scale)
 
 
 def make_head(kind: str, dim: int, horizon: int, output_dim: int, *, rngs: nnx.Rngs, **kwargs):

@@ -11,6 +11,7 @@ from ssmcast.layers import ResidualBlock
 from ssmcast.layers._inputs import sequence_dt, step_dt
 from ssmcast.models._distributions import Forecast
 from ssmcast.models._heads import make_head
+from ssmcast.models._seasonal import SeasonalBase, staleness, time_since_observed
 
 
 class ForecastNetwork(nnx.Module):
@@ -25,6 +26,12 @@ class ForecastNetwork(nnx.Module):
     value of each target (a forward fill, itself a linear recurrence), so an untrained network
     forecasts persistence.
 
+    With ``seasons`` or ``staleness``, the head adds its output to a :class:`SeasonalBase`
+    instead: a learned per-lead mix of persistence, seasonal persistence (one value per
+    season length in ``seasons``) and the mean level, which leans with the time since the
+    last observation. With ``staleness`` that time, ``log(1 + age)`` per target, is also an
+    input, so after an outage the network knows its persistence is stale.
+
     A step whose targets are all missing is a missing step for the sequence layers: its input
     is zeroed and the SSM states only decay (linear) or hold (selective); attention does not
     attend to it. It still emits a forecast.
@@ -38,6 +45,9 @@ class ForecastNetwork(nnx.Module):
         head: ``"normal"`` (probabilistic) or ``"point"``.
         mlp_ratio: Hidden width of each block's gated MLP, as a multiple of ``d_model``.
         head_kwargs: Extra arguments for the head (``init_scale``, ``min_scale``).
+        seasons: Season lengths in steps for the seasonal base (e.g. ``(24, 168)``).
+        staleness: Feed the time since each target's last observation, and let the base's
+            mix depend on it.
         rngs: Random number streams for the initialisation.
 
     Raises:
@@ -74,6 +84,8 @@ class ForecastNetwork(nnx.Module):
         head: str = "normal",
         mlp_ratio: int = 2,
         head_kwargs: dict | None = None,
+        seasons: Sequence[int] = (),
+        staleness: bool = False,
         rngs: nnx.Rngs,
     ):
         for name, value in (
@@ -89,7 +101,17 @@ class ForecastNetwork(nnx.Module):
                 "covariates, so it must be at least 'output_dim'."
             )
         self.input_dim, self.output_dim, self.horizon = input_dim, output_dim, horizon
-        self.encoder = nnx.Linear(input_dim + output_dim + 1, d_model, rngs=rngs)
+        self.seasons = tuple(
+            check_int(m, "season", "ForecastNetwork", error=ValueError) for m in seasons
+        )
+        self.staleness = bool(staleness)
+        extra = output_dim if self.staleness else 0
+        self.encoder = nnx.Linear(input_dim + output_dim + 1 + extra, d_model, rngs=rngs)
+        self.base = (
+            SeasonalBase(horizon, output_dim, seasons=self.seasons, rngs=rngs)
+            if self.seasons or self.staleness
+            else None
+        )
         self.blocks = nnx.List(
             [ResidualBlock(d_model, m, mlp_ratio=mlp_ratio, rngs=rngs) for m in mixers]
         )
@@ -104,7 +126,7 @@ class ForecastNetwork(nnx.Module):
             jnp.asarray(mask, bool).reshape(*values.shape[:-1], -1), values.shape
         )
 
-    def _encode(self, x, target_mask, dt):
+    def _encode(self, x, target_mask, dt, age):
         values = jnp.where(target_mask, x[..., : self.output_dim], 0.0)
         features = [
             values,
@@ -112,14 +134,21 @@ class ForecastNetwork(nnx.Module):
             x[..., self.output_dim :],
             jnp.log(dt)[..., None],
         ]
+        if self.staleness:
+            features.append(staleness(age))
         return self.encoder(jnp.concatenate(features, axis=-1)), values
 
     def init_state(self):
-        """The initial state: ``(last_observed (output_dim,), block states)``."""
-        return (
-            jnp.zeros((self.output_dim,), jnp.float32),
-            tuple(block.init_state() for block in self.blocks),
-        )
+        """The initial state: ``(last_observed, block states[, (age, ring buffer)])``.
+
+        The third part is there with a seasonal base: the time since each target was last
+        observed and the base's ring buffer of forward-filled values.
+        """
+        last = jnp.zeros((self.output_dim,), jnp.float32)
+        blocks = tuple(block.init_state() for block in self.blocks)
+        if self.base is None:
+            return last, blocks
+        return last, blocks, (jnp.zeros((self.output_dim,), jnp.float32), self.base.init_state())
 
     def __call__(self, x, dt=None, mask=None, *, return_state: bool = False):
         """Forecast from every step of a whole sequence, in parallel.
@@ -141,7 +170,8 @@ class ForecastNetwork(nnx.Module):
         num_timesteps = x.shape[0]
         dt = sequence_dt(dt, num_timesteps)
         target_mask = self._target_mask(x, mask)
-        h, values = self._encode(x, target_mask, dt)
+        age = None if self.base is None else time_since_observed(target_mask, dt)
+        h, values = self._encode(x, target_mask, dt, age)
         step_mask = jnp.any(target_mask, axis=-1)
         states = []
         for block in self.blocks:
@@ -152,10 +182,13 @@ class ForecastNetwork(nnx.Module):
             h = out
         m = target_mask.astype(values.dtype)
         last = ssm.linear_recurrence(1.0 - m, m * values)
-        forecast = self.head(self.norm(h), last)
-        if return_state:
+        base = last if self.base is None else self.base(last, age)
+        forecast = self.head(self.norm(h), base)
+        if not return_state:
+            return forecast
+        if self.base is None:
             return forecast, (last[-1], tuple(states))
-        return forecast
+        return forecast, (last[-1], tuple(states), (age[-1], self.base.state_after(last)))
 
     def step(self, state, x_t, dt_t=None, mask_t=None):
         """Advance by one observation and forecast the next ``horizon`` steps.
@@ -170,18 +203,25 @@ class ForecastNetwork(nnx.Module):
         Returns:
             ``(new_state, forecast)`` with ``forecast.loc`` of shape ``(horizon, output_dim)``.
         """
-        last, block_states = state
+        last, block_states, *extra = state
         dt = step_dt(dt_t)
         target_mask = self._target_mask(x_t, mask_t)
-        h, values = self._encode(x_t, target_mask, dt)
+        age = None
+        if self.base is not None:
+            age, base_state = extra[0]
+            age = jnp.where(target_mask, 0.0, age + dt)
+        h, values = self._encode(x_t, target_mask, dt, age)
         step_mask = jnp.any(target_mask)
         new_states = []
         for block, block_state in zip(self.blocks, block_states, strict=True):
             block_state, h = block.step(block_state, h, dt, step_mask)
             new_states.append(block_state)
         last = jnp.where(target_mask, values, last)
-        forecast = self.head(self.norm(h), last)
-        return (last, tuple(new_states)), forecast
+        if self.base is None:
+            return (last, tuple(new_states)), self.head(self.norm(h), last)
+        base_state, base = self.base.step(base_state, last, age)
+        forecast = self.head(self.norm(h), base)
+        return (last, tuple(new_states), (age, base_state)), forecast
 
 
 __all__ = ["Forecast", "ForecastNetwork"]

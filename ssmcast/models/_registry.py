@@ -34,6 +34,8 @@ def build_model(
     hybrid_ssm: str = "s5",
     layer_kwargs: dict | None = None,
     head_kwargs: dict | None = None,
+    seasons: tuple[int, ...] = (),
+    staleness: bool = False,
     rngs: nnx.Rngs,
 ) -> ForecastNetwork:
     """Build a forecasting network by name.
@@ -63,6 +65,8 @@ def build_model(
         hybrid_ssm: SSM used by ``"hybrid"``: ``"s5"`` or ``"mamba"``.
         layer_kwargs: Extra keyword arguments for every SSM layer.
         head_kwargs: Extra keyword arguments for the head.
+        seasons: Season lengths of the seasonal base (see :class:`ForecastNetwork`).
+        staleness: Feed the time since the last observation (see :class:`ForecastNetwork`).
         rngs: Random number streams for the initialisation.
 
     Returns:
@@ -111,6 +115,8 @@ def build_model(
         head=head,
         mlp_ratio=mlp_ratio,
         head_kwargs=head_kwargs,
+        seasons=seasons,
+        staleness=staleness,
         rngs=rngs,
     )
 

@@ -11,7 +11,13 @@ Early stopping watches a time-ordered validation tail. Everything here takes arr
 estimator wraps it with pandas.
 """
 
-from ssmcast.training._fit import TrainingDivergedError, TrainResult, check_arrays, fit
+from ssmcast.training._fit import (
+    TrainingDivergedError,
+    TrainResult,
+    check_arrays,
+    fit,
+    validation_steps,
+)
 from ssmcast.training._steps import TrainConfig, make_optimizer, sequence_loss
 from ssmcast.training._steps import evaluate as evaluate  # reachable here as before
 from ssmcast.training._steps import train_epoch as train_epoch
@@ -24,4 +30,5 @@ __all__ = [
     "fit",
     "make_optimizer",
     "sequence_loss",
+    "validation_steps",
 ]

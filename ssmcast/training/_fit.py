@@ -157,6 +157,10 @@ def _check_config(config):
             f"The 'loss' setting of TrainConfig must be one of {LOSSES} or None. "
             f"Got {config.loss!r}."
         )
+    if not 0 <= config.outage_rate <= 1:
+        raise ValueError(
+            f"The 'outage_rate' setting of TrainConfig must be in [0, 1]. Got {config.outage_rate}."
+        )
     if not 0 <= config.val_fraction < 1:
         raise ValueError(
             "The 'val_fraction' setting of TrainConfig must be in [0, 1). "
@@ -167,6 +171,48 @@ def _check_config(config):
             "The 'burn_in' setting of TrainConfig must be in "
             f"[0, segment_length={config.segment_length}). Got {config.burn_in}."
         )
+
+
+def validation_steps(mask: np.ndarray, fraction: float) -> int:
+    """Steps at the end that hold ``fraction`` of the observed targets (the validation tail).
+
+    Counting observations rather than steps keeps the tail honest on a series with outages:
+    a tail that falls in a long gap would hold nothing to validate on.
+
+    Args:
+        mask: Observed targets ``(num_series, num_timesteps, output_dim)``.
+        fraction: Share of the observations to hold out, in [0, 1).
+
+    Returns:
+        The number of trailing time steps; 0 when ``fraction`` is 0.
+
+    Examples:
+        >>> import numpy as np
+        >>> mask = np.ones((1, 10, 1), bool)
+        >>> mask[0, 6:9] = False  # an outage near the end
+        >>> validation_steps(mask, 0.3)  # 3 of the 7 observations: steps 4, 5 and 9
+        6
+    """
+    if fraction <= 0:
+        return 0
+    per_step = mask.reshape(mask.shape[0], mask.shape[1], -1).sum(axis=(0, 2))
+    total = per_step.sum()
+    if total == 0:
+        return round(fraction * mask.shape[1])
+    from_end = np.cumsum(per_step[::-1])  # observations in the last k + 1 steps
+    return int(np.searchsorted(from_end, fraction * total) + 1)
+
+
+def _outages(rng, shape, length: int, rate: float) -> np.ndarray:
+    """Random input outages ``(*shape, 2)``: start and length in a segment (0: none)."""
+    out = np.zeros((*shape, 2), np.int32)
+    if rate <= 0 or length < 4:
+        return out
+    hit = rng.random(shape) < rate
+    span = rng.integers(1, length // 2 + 1, shape)
+    out[..., 1] = np.where(hit, span, 0)
+    out[..., 0] = rng.integers(0, length, shape)
+    return out
 
 
 def _split_model(model):
@@ -233,7 +279,7 @@ def fit(model, x, dt=None, mask=None, *, config: TrainConfig | None = None) -> T
     loss = config.loss or ("crps" if isinstance(model.head, NormalHead) else "mse")
     x, dt, mask = check_arrays(x, dt, mask, input_dim=model.input_dim, output_dim=model.output_dim)
     num_series, num_timesteps, _ = x.shape
-    num_val = round(config.val_fraction * num_timesteps)
+    num_val = validation_steps(np.asarray(mask), config.val_fraction)
     if num_val and num_timesteps - num_val < 2:
         raise ValueError(
             f"Holding out {num_val} of {num_timesteps} steps for validation leaves too few to "
@@ -267,8 +313,9 @@ def fit(model, x, dt=None, mask=None, *, config: TrainConfig | None = None) -> T
     for epoch in bar:
         series = rng.integers(0, num_series, (steps, config.batch_size))
         starts = rng.integers(0, train_end - length + 1, (steps, config.batch_size))
+        outages = _outages(rng, (steps, config.batch_size), length, config.outage_rate)
         new_params, opt_state, ok, losses, finite = train_epoch(
-            params, opt_state, jnp.asarray(True), rest, *data, series, starts, **static
+            params, opt_state, jnp.asarray(True), rest, *data, series, starts, outages, **static
         )
         train_loss = float(jnp.mean(losses))
         val_loss = math.nan

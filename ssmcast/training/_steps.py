@@ -38,6 +38,9 @@ class TrainConfig:
         val_fraction: Share of the time steps held out at the end for validation (0: none).
         patience: Epochs without a better validation loss before stopping.
         burn_in: Leading positions of each segment left out of the loss (cold state).
+        outage_rate: Share of training segments whose inputs lose a random span of up to
+            half the segment (an outage; the targets in and after it are still scored), so
+            that the network learns to forecast across gaps. 0: none.
         seed: Seed of the segment sampling; with the model's own seed, training is
             deterministic.
         progress: Show a tqdm progress bar.
@@ -57,6 +60,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     patience: int = 10
     burn_in: int = 0
+    outage_rate: float = 0.0
     seed: int = 0
     progress: bool = True
 
@@ -100,7 +104,7 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
     )
 
 
-def sequence_loss(model, x, dt, mask, *, loss: str, first_origin=0):
+def sequence_loss(model, x, dt, mask, *, loss: str, first_origin=0, input_mask=None):
     """Summed loss and target count of one sequence, over every origin and lead.
 
     Args:
@@ -110,6 +114,8 @@ def sequence_loss(model, x, dt, mask, *, loss: str, first_origin=0):
         mask: Observed targets ``(num_timesteps, output_dim)``.
         loss: Loss name (see :func:`~ssmcast.models.elementwise_loss`).
         first_origin: Origins before this position are left out.
+        input_mask: What the network may read, when it is less than ``mask`` (a simulated
+            outage); ``mask`` when None. The targets are always those of ``mask``.
 
     Returns:
         ``(loss_sum, count)``: divide them for the mean over observed targets.
@@ -126,7 +132,7 @@ def sequence_loss(model, x, dt, mask, *, loss: str, first_origin=0):
         >>> float(s / n)  # persistence is off by 1 at lead 1, 2 at lead 2
         1.4285...
     """
-    forecast = model(x, dt, mask)
+    forecast = model(x, dt, mask if input_mask is None else input_mask)
     targets, target_mask = make_targets(x[:, : model.output_dim], mask, model.horizon)
     origins = jnp.arange(x.shape[0]) >= first_origin
     target_mask = target_mask & origins[:, None, None]
@@ -139,11 +145,13 @@ def _all_finite(tree):
     return jnp.all(jnp.stack(leaves))
 
 
-def _batch_loss(graphdef, rest, params, xb, dtb, mb, loss, first_origin):
+def _batch_loss(graphdef, rest, params, xb, dtb, mb, ib, loss, first_origin):
     model = nnx.merge(graphdef, *params, rest)
     sums, counts = jax.vmap(
-        lambda x, dt, m: sequence_loss(model, x, dt, m, loss=loss, first_origin=first_origin)
-    )(xb, dtb, mb)
+        lambda x, dt, m, i: sequence_loss(
+            model, x, dt, m, loss=loss, first_origin=first_origin, input_mask=i
+        )
+    )(xb, dtb, mb, ib)
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
 
 
@@ -160,6 +168,7 @@ def train_epoch(
     mask,
     series,
     starts,
+    outages=None,
     *,
     graphdef,
     config,
@@ -171,7 +180,9 @@ def train_epoch(
 
     ``series, starts`` (shape ``(steps, batch_size)``) say where each segment of
     ``segment_length`` steps is cut from ``x, dt, mask`` (``(num_series, num_timesteps,
-    ...)``). A step whose loss or gradient is not finite leaves the parameters unchanged and
+    ...)``); ``outages`` (``(steps, batch_size, 2)``: start and length within the segment,
+    length 0 for none) hide a span of each segment's inputs, not of its targets. A step
+    whose loss or gradient is not finite leaves the parameters unchanged and
     sets ``ok`` to False, which freezes them for the rest of the epoch. Everything that shapes
     the computation is static, so fits of the same architecture and settings share one
     compilation.
@@ -186,9 +197,13 @@ def train_epoch(
 
     def train_step(carry, batch):
         params, opt_state, ok = carry
+        batch, outage = batch[:2], batch[2]
         xb, dtb, mb = cut(x, batch), cut(dt, batch), cut(mask, batch)
+        t = jnp.arange(segment_length)[None, :]
+        hidden = (t >= outage[:, :1]) & (t < outage[:, :1] + outage[:, 1:])
+        ib = mb & ~hidden[..., None]
         value, grads = jax.value_and_grad(
-            lambda p: _batch_loss(graphdef, rest, p, xb, dtb, mb, loss, config.burn_in)
+            lambda p: _batch_loss(graphdef, rest, p, xb, dtb, mb, ib, loss, config.burn_in)
         )(params)
         finite = jnp.isfinite(value) & _all_finite(grads)
         updates, new_opt_state = tx.update(grads, opt_state, params)
@@ -200,8 +215,10 @@ def train_epoch(
 
         return (keep(new_params, params), keep(new_opt_state, opt_state), good), (value, finite)
 
+    if outages is None:
+        outages = jnp.zeros((*series.shape, 2), jnp.int32)
     (params, opt_state, ok), (losses, finite) = jax.lax.scan(
-        train_step, (params, opt_state, ok), (series, starts)
+        train_step, (params, opt_state, ok), (series, starts, outages)
     )
     return params, opt_state, ok, losses, finite
 
