@@ -504,6 +504,27 @@ def goals(table: pd.DataFrame, model: str = "ssmcast s5") -> list[str]:
         lines.append(f"{model} beats AutoETS on {wins} of {ets.notna().sum()} series.")
     peers = [c for c in mase if c not in ("Naive", "SeasonalNaive", "Climatology", "Drift")]
     peers = [c for c in peers if not c.startswith("ssmcast")]
+    with_peers = [t for t in tasks if peers and mase.loc[t, peers].notna().any()]
+    if with_peers:
+        wins = (mine[with_peers] < mase.loc[with_peers, peers].min(axis=1)).sum()
+        lines.append(
+            f"{model} beats the best peer on {wins} of the {len(with_peers)} series the peers "
+            "ran on (goal: at least 80%)."
+        )
+    rows = table[table["contestant"] == model].set_index("task").reindex(tasks)
+    calibrated = rows["coverage"].between(0.75, 0.85).sum()
+    lines.append(
+        f"{model}'s 80% interval covers 0.75 to 0.85 on {calibrated} of {len(tasks)} series "
+        "(goal: at least 80%)."
+    )
+    seeded = rows[rows["seeds"] > 1]
+    if len(seeded):
+        steady = (seeded["MASE_sd"] <= 0.02).sum()
+        lines.append(
+            f"{model}'s MASE varies by at most 0.02 (standard deviation over seeds) on {steady} "
+            f"of {len(seeded)} series (goal: all); the largest is "
+            f"{seeded['MASE_sd'].max():.3f}."
+        )
     if peers:
         hourly = [t for t in HOURLY_WEATHER if t in mase.index and mase.loc[t, peers].notna().any()]
         best = mase.loc[hourly, peers].min(axis=1)
