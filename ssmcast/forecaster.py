@@ -36,8 +36,10 @@ __all__ = ["SSMForecaster"]
 
 FORMAT = "ssmcast-model"
 FORMAT_VERSION = 2  # 2: seasonal base, staleness input and interval calibration
-# What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name
+# What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name: its
+# fitted state, and the parameters that reproduce that model when it is cloned and refitted
 _FORMAT_1 = {"seasons": [], "staleness": False, "scale_factor": None}
+_FORMAT_1_PARAMS = {"seasons": (), "staleness": False, "calibrate": False, "segment_length": 256}
 _MEMBERS = ("params", "state")
 
 
@@ -386,10 +388,10 @@ class SSMForecaster(BaseForecaster):
         if config.get("estimator") != cls.__name__:
             raise io.refuse(path, f"it holds a {config.get('estimator')!r}, not a {cls.__name__}.")
         try:
-            fitted = config["fitted"]
+            fitted, params = config["fitted"], config["params"]
             if config["format_version"] == 1:
-                fitted = {**_FORMAT_1, **fitted}
-            forecaster = cls(**config["params"])
+                fitted, params = {**_FORMAT_1, **fitted}, {**_FORMAT_1_PARAMS, **params}
+            forecaster = cls(**params)
             forecaster.fitted_ = forecaster._restore(fitted, archive.members)
         except (KeyError, TypeError, ValueError) as err:
             raise io.refuse(path, f"the file is truncated or corrupted ({err}).") from err

@@ -173,6 +173,8 @@ def test_a_model_saved_by_ssmcast_0_1_loads_and_predicts_as_it_did():
     expected = json.loads((DATA / "hybrid-format1.json").read_text())
     g = SSMForecaster.load(DATA / "hybrid-format1.ssmcast")
     assert str(g.cutoff_) == expected["cutoff"] and g.get_params()["model"] == "hybrid"
+    # the parameters say what that model was: no seasonal base, staleness or calibration
+    assert g.get_params()["seasons"] == () and g.get_params()["calibrate"] is False
     np.testing.assert_allclose(g.predict(horizon=9).to_numpy(), expected["predict"], rtol=1e-6)
     q = g.predict_quantiles([0.1, 0.9]).to_numpy()
     np.testing.assert_allclose(q, expected["q"], rtol=1e-6)
