@@ -45,7 +45,7 @@ import pandas as pd
 
 from ssmcast import SSMForecaster, backtest, datasets
 from ssmcast.baselines import Climatology, Naive, SeasonalNaive
-from ssmcast.models import model_inputs, parallel_pass
+from ssmcast.models import ensemble_pass, model_inputs
 
 try:  # the peer, from the optional `bench` extra
     import statsforecast
@@ -249,7 +249,7 @@ def main() -> None:
     dt = np.ones(len(history))
     s = f.fitted_.state  # the fitted value: network, recurrent state, scalers
     pass_ms = 1e3 * median_seconds(
-        lambda: np.asarray(parallel_pass(s.graphdef, s.params, x, dt, mask)[0].loc), repeats
+        lambda: np.asarray(ensemble_pass(s.graphdef, s.params, x, dt, mask)[0].loc), repeats
     )
     one_pass_ms = 1e3 * results["SSMForecaster: one pass"][0]
     forecasting_ms = one_pass_ms - fit_ms

@@ -28,7 +28,7 @@ import numpy as np
 
 from ssmcast import SSMForecaster, datasets
 from ssmcast.data import calendar_features
-from ssmcast.models import advance, model_inputs, parallel_pass
+from ssmcast.models import ensemble_advance, ensemble_pass, model_inputs
 
 WINDOW = 512
 
@@ -68,10 +68,12 @@ def measure(model: str, repeats: int) -> dict[str, float]:
     )
 
     def core():
-        return advance(s.graphdef, s.params, s.carry, x[:, :1], np.ones(1), mask[:, :1])[1].loc
+        return ensemble_advance(s.graphdef, s.params, s.carry, x[:, :1], np.ones(1), mask[:, :1])[
+            1
+        ].loc
 
     def reencode():
-        return parallel_pass(s.graphdef, s.params, x, np.ones(WINDOW), mask)[0].loc
+        return ensemble_pass(s.graphdef, s.params, x, np.ones(WINDOW), mask)[0].loc
 
     return {
         "api": api_ms,

@@ -1,4 +1,4 @@
-"""The one argument check that every layer shares: a whole number in a range.
+"""The argument checks that every layer shares: whole numbers, real numbers and seeds.
 
 Every estimator parameter, function argument and config setting that must be a whole
 number goes through :func:`check_int`, so the messages read the same everywhere: who
@@ -8,9 +8,10 @@ nothing from ssmcast, so any module may use it.
 
 from __future__ import annotations
 
+import math
 import numbers
 
-__all__ = ["check_int"]
+__all__ = ["check_int", "check_real", "check_seed"]
 
 
 def check_int(
@@ -75,4 +76,79 @@ def check_int(
         raise error(f"{lead} Got {value!r} ({type(value).__name__}) instead{hint}")
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{lead} Got {value!r} instead{hint}")
+    return int(value)
+
+
+def check_real(
+    value: object,
+    name: str,
+    owner: str,
+    *,
+    minimum: float,
+    maximum: float | None = None,
+    include_minimum: bool = True,
+    include_maximum: bool = False,
+    kind: str = "parameter",
+    example: str | None = None,
+) -> float:
+    """Check that ``value`` is a finite real number in a range and return it as a float.
+
+    Examples:
+        >>> check_real(0.1, "validation_fraction", "SSMForecaster", minimum=0, maximum=0.5)
+        0.1
+        >>> check_real("0.1", "learning_rate", "SSMForecaster", minimum=0, include_minimum=False)
+        Traceback (most recent call last):
+        ...
+        TypeError: The 'learning_rate' parameter of SSMForecaster must be a number > 0. Got '0.1' (str) instead.
+    """  # noqa: E501
+    low = f"{'>=' if include_minimum else '>'} {minimum:g}"
+    if maximum is None:
+        what = f"a number {low}"
+    else:
+        what = f"a number {low} and {'<=' if include_maximum else '<'} {maximum:g}"
+    lead = f"The '{name}' {kind} of {owner} must be {what}."
+    hint = f"; e.g. {example}." if example else "."
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{lead} Got {value!r} ({type(value).__name__}) instead{hint}")
+    number = float(value)
+    below = number < minimum if include_minimum else number <= minimum
+    above = maximum is not None and (number > maximum if include_maximum else number >= maximum)
+    if not math.isfinite(number) or below or above:
+        raise ValueError(f"{lead} Got {value!r} instead{hint}")
+    return number
+
+
+def check_seed(value: object, owner: str) -> int | None:
+    """A ``random_state`` as an int seed: None, an int, or a ``numpy.random.RandomState``.
+
+    A ``RandomState`` (what scikit-learn accepts) gives a seed drawn from it, so the same
+    state gives the same seed.
+
+    Examples:
+        >>> check_seed(3, "SSMForecaster")
+        3
+        >>> check_seed("3", "SSMForecaster")
+        Traceback (most recent call last):
+        ...
+        TypeError: The 'random_state' parameter of SSMForecaster must be None, an int or a numpy.random.RandomState. Got '3' (str) instead; e.g. random_state=0.
+    """  # noqa: E501
+    import numpy as np
+
+    if value is None:
+        return None
+    if isinstance(value, np.random.RandomState):
+        return int(value.randint(2**31 - 1))
+    if isinstance(value, np.random.Generator):
+        return int(value.integers(2**31 - 1))
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"The 'random_state' parameter of {owner} must be None, an int or a "
+            f"numpy.random.RandomState. Got {value!r} ({type(value).__name__}) instead; "
+            "e.g. random_state=0."
+        )
+    if not 0 <= int(value) < 2**32:
+        raise ValueError(
+            f"The 'random_state' parameter of {owner} must be from 0 to 2**32 - 1. "
+            f"Got {value!r} instead."
+        )
     return int(value)

@@ -25,7 +25,13 @@ from flax import nnx
 
 from ssmcast.base import FitMeta
 from ssmcast.data import Panel, Scaler, calendar_features, future_index
-from ssmcast.models import Forecast, advance, forecast_quantiles, model_inputs, parallel_pass
+from ssmcast.models import (
+    Forecast,
+    ensemble_advance,
+    ensemble_pass,
+    forecast_quantiles,
+    model_inputs,
+)
 from ssmcast.training import validation_steps
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "calibration_factor",
     "encode",
     "forecast_origins",
+    "num_members_of",
     "quantiles",
     "rollout",
 ]
@@ -44,10 +51,12 @@ class SSMState(NamedTuple):
     """What ``SSMForecaster.fit`` learned, as one value (arrays in scaled units).
 
     Attributes:
-        graphdef: The network's graph definition (``nnx.split``).
-        params: The network's parameters (``nnx.State``).
-        carry: The batched recurrent state after the last observation (leading axis: series).
-        loc: Forecast mean from ``carry``, ``(num_series, horizon, num_channels)``.
+        graphdef: The networks' graph definition (``nnx.split``), shared by the members.
+        params: The members' parameters (``nnx.State``), stacked on a leading member axis
+            (one member: a single network).
+        carry: The recurrent state after the last observation (leading axes: member, series).
+        loc: Forecast mean from ``carry`` (the members' mixture), ``(num_series, horizon,
+            num_channels)``.
         scale: Forecast standard deviation from ``carry``, same shape.
         scaler: Per-series, per-channel scaling of the targets.
         covariate_scaler: Scaling of the covariates, or None without covariates.
@@ -117,7 +126,7 @@ def advance_state(meta: FitMeta, state: SSMState, values: np.ndarray, time, cova
             "on the timestamps of `y_new`."
         )
     x, mask = encode(state.scaler, state.covariate_scaler, values, time, meta.freq, covariates)
-    carry, forecast = advance(
+    carry, forecast = ensemble_advance(
         state.graphdef, state.params, state.carry, x, np.ones(len(time)), mask
     )
     return state._replace(carry=carry, loc=forecast.loc, scale=forecast.scale)
@@ -151,7 +160,9 @@ def rollout(
         x, mask = encode(
             state.scaler, state.covariate_scaler, loc, time, meta.freq, cov, scaled=True
         )
-        carry, forecast = advance(state.graphdef, state.params, carry, x, np.ones(block), mask)
+        carry, forecast = ensemble_advance(
+            state.graphdef, state.params, carry, x, np.ones(block), mask
+        )
         start_var = scale[:, -1:, :] ** 2
         loc = np.asarray(forecast.loc)
         scale = np.sqrt(_calibrated(state, forecast.scale) ** 2 + start_var)
@@ -177,7 +188,7 @@ def forecast_origins(
     """
     if horizon <= state.horizon:
         x, mask = encode(state.scaler, None, panel.values, panel.time, meta.freq, None)
-        forecast, _ = parallel_pass(state.graphdef, state.params, x, panel.dt(), mask)
+        forecast, _ = ensemble_pass(state.graphdef, state.params, x, panel.dt(), mask)
         loc = np.asarray(forecast.loc)[:, origins, :horizon]
         scale = _calibrated(state, forecast.scale)[:, origins, :horizon]
         return loc, scale
@@ -195,7 +206,7 @@ def forecast_origins(
 
 
 def calibration_factor(
-    forecast, targets, tail: float, level: float = 0.8, *, widen_only: bool = True
+    forecast, targets, tail: float, level: float = 0.8, *, widen_only: bool = False
 ) -> np.ndarray:
     """Per-lead factors on the spread so the central ``level`` interval covers ``level``.
 
@@ -212,11 +223,11 @@ def calibration_factor(
             missing.
         tail: Share of the steps whose origins are scored, in (0, 1).
         level: Coverage of the central interval to match.
-        widen_only: Never narrow (factors of at least 1): intervals too wide on the tail are
-            kept, since a test period usually drifts further from the data than the tail.
+        widen_only: Never narrow (factors of at least 1): keep intervals that are too wide
+            on the tail.
 
     Returns:
-        Factors ``(horizon,)``, each within [1, 4] (``widen_only``) or [0.25, 4].
+        Factors ``(horizon,)``, each within [1, 4] (``widen_only``) or [0.5, 4].
     """
     loc, scale = np.asarray(forecast.loc), np.asarray(forecast.scale)
     num_timesteps, horizon = loc.shape[1], loc.shape[2]
@@ -229,7 +240,7 @@ def calibration_factor(
         z = z[np.isfinite(z)]
         if z.size >= 30:
             ratio = np.quantile(z, level) / quantile
-            previous = float(np.clip(ratio, 1.0 if widen_only else 0.25, 4.0))
+            previous = float(np.clip(ratio, 1.0 if widen_only else 0.5, 4.0))
         factors[k - 1] = previous
     return factors
 
@@ -240,7 +251,19 @@ def quantiles(loc, scale, levels) -> np.ndarray:
 
 
 def batched_init_state(graphdef, params, num_series: int):
-    """The network's initial state, stacked over ``num_series`` (a template for loading)."""
-    model = nnx.merge(graphdef, params)
+    """The members' initial states, stacked over members and series (a template for loading).
+
+    ``params`` has a leading member axis; the result's leaves have leading axes
+    ``(num_members, num_series)``.
+    """
+    num_members = num_members_of(params)
+    model = nnx.merge(graphdef, jax.tree.map(lambda leaf: leaf[0], params))
     carry = model.init_state()
-    return jax.tree.map(lambda leaf: jnp.repeat(leaf[None], num_series, axis=0), carry)
+    return jax.tree.map(
+        lambda leaf: jnp.broadcast_to(leaf, (num_members, num_series, *leaf.shape)), carry
+    )
+
+
+def num_members_of(params) -> int:
+    """Members of an ensemble's stacked parameters (the leading axis)."""
+    return int(jax.tree.leaves(params)[0].shape[0])

@@ -33,10 +33,10 @@ from sklearn.utils.validation import check_is_fitted
 from ssmcast.data import (
     Layout,
     Panel,
-    align_covariates,
     check_horizon,
     check_levels,
     future_index,
+    to_covariates,
     to_panel,
     to_update_panel,
 )
@@ -96,6 +96,8 @@ class FitMeta(NamedTuple):
         num_series: Number of series.
         num_channels: Number of channels (variables) per series.
         num_gaps: Missing timestamps inserted as NaN rows at fit.
+        covariates: The names of the covariates ``X`` at fit (matched by name later), or
+            None when fitted without them.
     """
 
     cutoff: pd.Timestamp
@@ -104,6 +106,7 @@ class FitMeta(NamedTuple):
     num_series: int
     num_channels: int
     num_gaps: int
+    covariates: tuple[str, ...] | None = None
 
     @classmethod
     def from_panel(cls, panel: Panel) -> FitMeta:
@@ -126,6 +129,7 @@ class FitMeta(NamedTuple):
             "num_series": int(self.num_series),
             "num_channels": int(self.num_channels),
             "num_gaps": int(self.num_gaps),
+            "covariates": None if self.covariates is None else list(self.covariates),
         }
 
     @classmethod
@@ -142,6 +146,9 @@ class FitMeta(NamedTuple):
             num_series=int(data["num_series"]),
             num_channels=int(data["num_channels"]),
             num_gaps=int(data["num_gaps"]),
+            covariates=None
+            if data.get("covariates") is None
+            else tuple(str(n) for n in data["covariates"]),
         )
 
 
@@ -237,9 +244,13 @@ class BaseForecaster(BaseEstimator):
                 f"`y` has {panel.num_timesteps} time step(s), but {owner} needs at least "
                 f"{need}{why}. Pass a longer history."
             )
-        covariates = align_covariates(X, layout=panel.layout, time=panel.time, name="X")
-        state = self._fit(panel, covariates)
-        self.fitted_ = Fitted(FitMeta.from_panel(panel), state)
+        covariates = to_covariates(X, layout=panel.layout, time=panel.time, name="X")
+        values = None if covariates is None else covariates.values
+        state = self._fit(panel, values)
+        meta = FitMeta.from_panel(panel)
+        if covariates is not None and capabilities_of(self).covariates:
+            meta = meta._replace(covariates=covariates.names)
+        self.fitted_ = Fitted(meta, state)
         return self
 
     def predict(self, horizon: int | None = None, X: Any = None) -> Any:
@@ -314,9 +325,7 @@ class BaseForecaster(BaseEstimator):
         panel = to_update_panel(
             y_new, layout=self.layout_, cutoff=self.cutoff_, freq=self.freq_, name="y_new"
         )
-        covariates = align_covariates(
-            X_new, layout=self.layout_, time=panel.time, name="X_new", target="`y_new`"
-        )
+        covariates = self._covariates(X_new, panel.time, "X_new", "`y_new`", "update")
         fitted = self.fitted_
         state = self._update(fitted, panel, covariates)
         self.fitted_ = Fitted(fitted.meta._replace(cutoff=panel.cutoff), state)
@@ -342,7 +351,18 @@ class BaseForecaster(BaseEstimator):
         else:
             horizon = check_horizon(horizon, owner, "argument")
         time = future_index(self.cutoff_, self.freq_, horizon)
-        covariates = align_covariates(
-            X, layout=self.layout_, time=time, name="X", target="the forecast"
-        )
+        covariates = self._covariates(X, time, "X", "the forecast", method)
         return horizon, time, covariates
+
+    def _covariates(self, X: Any, time, name: str, target: str, method: str):
+        """Covariates after fit: matched by name to those of fit; refused if fit had none."""
+        names = self.fitted_.meta.covariates
+        if X is not None and names is None and capabilities_of(self).covariates:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted without covariates, so `{name}` "
+                f"cannot be used by '{method}'. Drop `{name}`, or refit with `fit(y, X)`."
+            )
+        covariates = to_covariates(
+            X, layout=self.layout_, time=time, name=name, target=target, names=names
+        )
+        return None if covariates is None else covariates.values

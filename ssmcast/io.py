@@ -41,6 +41,7 @@ from ssmcast._version import __version__
 
 __all__ = [
     "Archive",
+    "check_path",
     "numbered_leaves",
     "read_archive",
     "refuse",
@@ -86,7 +87,7 @@ def write_archive(
     Raises:
         OSError: If the folder cannot be written (the old file, if any, is kept).
     """
-    path = Path(path)
+    path = check_path(path, "save")
     header = {"format": format, "format_version": version, "ssmcast_version": __version__}
     text = json.dumps({**header, **config}, indent=2, default=_json_default)
     blobs = {
@@ -111,6 +112,23 @@ def _json_default(value):
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"cannot save {type(value).__name__} in the archive's JSON")
+
+
+def check_path(path: object, method: str) -> Path:
+    """``path`` as a ``Path``, or a TypeError that says what ``method`` expects.
+
+    Examples:
+        >>> check_path(None, "save")
+        Traceback (most recent call last):
+        ...
+        TypeError: The 'path' argument of save must be a file path (str or os.PathLike). Got None (NoneType); e.g. save("model.ssmcast").
+    """  # noqa: E501
+    if isinstance(path, bytes) or not isinstance(path, str | os.PathLike) or not str(path):
+        raise TypeError(
+            f"The 'path' argument of {method} must be a file path (str or os.PathLike). Got "
+            f'{path!r} ({type(path).__name__}); e.g. {method}("model.ssmcast").'
+        )
+    return Path(path)
 
 
 def refuse(path, what: str) -> ValueError:
@@ -144,7 +162,7 @@ def read_archive(
         ValueError: If the file is missing, not a zip archive, of another format, of a newer
             format version, incomplete, truncated or corrupted.
     """
-    path = Path(path)
+    path = check_path(path, "load")
     if not path.exists():
         raise refuse(path, f"no such file. {hint}")
     if not zipfile.is_zipfile(path):

@@ -583,3 +583,19 @@ def test_no_warning_without_gaps(beijing):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         to_panel(beijing)
+
+
+def test_complex_values_are_refused_not_cut_to_their_real_part():
+    time = pd.date_range("2024-01-01", periods=6, freq="h")
+    values = np.arange(6) + 1j * np.arange(6)
+    cases = [
+        pd.Series(values, time, name="z"),
+        pd.DataFrame({"a": np.arange(6.0), "z": values}, index=time),
+        xr.DataArray(values, coords={"time": time}, dims="time", name="z"),
+    ]
+    for y in cases:
+        with pytest.raises(TypeError, match=r"real numbers.*complex dtype.*\.real"):
+            to_panel(y)
+    y = to_panel(pd.Series(np.arange(6.0), time))
+    with pytest.raises(TypeError, match=r"`X` must hold real numbers"):
+        align_covariates(pd.DataFrame({"x": values}, index=time), layout=y.layout, time=y.time)

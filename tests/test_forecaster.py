@@ -98,6 +98,14 @@ def test_save_and_load_predict_exactly_the_same(tmp_path):
         assert sorted(archive.namelist()) == ["config.json", "params.msgpack", "state.msgpack"]
 
 
+@pytest.mark.parametrize("path", [None, 3, b"model.ssmcast", ""])
+def test_save_and_load_need_a_path(path):
+    with pytest.raises(TypeError, match=r"'path' argument of save must be a file path"):
+        fitted().save(path)
+    with pytest.raises(TypeError, match=r"'path' argument of load must be a file path"):
+        SSMForecaster.load(path)
+
+
 def test_load_refuses_bad_files(tmp_path):
     good = tmp_path / "good.ssmcast"
     fitted().save(good)
@@ -153,11 +161,46 @@ def test_covariates_are_inputs_and_needed_to_roll_out():
         (dict(d_model=0), "'d_model'"),
         (dict(loss="mse"), "'loss'"),
         (dict(validation_fraction=0.7), "'validation_fraction'"),
+        (dict(learning_rate=0.0), "'learning_rate'"),
+        (dict(ensemble_size=0), "'ensemble_size'"),
+        (dict(random_state=-1), "'random_state'"),
     ],
 )
 def test_bad_parameters_get_clear_errors(params, match):
     with pytest.raises(ValueError, match=match):
         SSMForecaster(**{**TINY, **params}).fit(temperature())
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        (dict(d_model="8"), r"'d_model' parameter .* positive int. Got '8' \(str\)"),
+        (dict(learning_rate="0.01"), r"'learning_rate' parameter .* number > 0. Got '0.01'"),
+        (dict(validation_fraction="0.1"), r"'validation_fraction' parameter .* Got '0.1'"),
+        (dict(random_state="3"), r"'random_state' .* None, an int or a numpy.random"),
+        (dict(patience=2.5), r"'patience' parameter .* positive int"),
+    ],
+)
+def test_parameters_of_the_wrong_type_get_type_errors(params, match):
+    with pytest.raises(TypeError, match=match):
+        SSMForecaster(**{**TINY, **params}).fit(temperature())
+
+
+def test_numpy_numbers_and_a_random_state_object_are_accepted():
+    y = temperature().iloc[-300:]
+    params = dict(
+        TINY,
+        horizon=np.int64(4),
+        d_model=np.int32(8),
+        learning_rate=np.float32(1e-2),
+        ensemble_size=np.int64(1),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = SSMForecaster(random_state=np.random.RandomState(5), **params).fit(y).predict()
+        b = SSMForecaster(random_state=np.random.RandomState(5), **params).fit(y).predict()
+    assert len(a) == 4 and np.isfinite(a).all()
+    pd.testing.assert_series_equal(a, b)  # the same RandomState state: the same model
 
 
 def test_too_short_series_is_refused():
@@ -254,8 +297,8 @@ def test_calibration_factor_matches_the_coverage_of_a_known_spread():
     np.testing.assert_allclose(factor, 2.0, rtol=0.06)
     z = np.abs(truth[0, 2000:, 0]) / (scale[0, 0, 0, 0] * factor[0])
     assert abs(np.mean(z <= 1.2816) - 0.8) < 0.01  # the 80% interval now covers 80%
-    wide = Forecast(loc, 4 * scale)  # too wide: kept (one-sided) unless asked to narrow
-    assert (calibration_factor(wide, truth, tail=0.5) == 1.0).all()
+    wide = Forecast(loc, 4 * scale)  # too wide: narrowed, unless asked to widen only
+    assert (calibration_factor(wide, truth, tail=0.5, widen_only=True) == 1.0).all()
     narrowed = calibration_factor(wide, truth, tail=0.5, widen_only=False)
     np.testing.assert_allclose(narrowed, 0.5, rtol=0.06)
 
@@ -271,3 +314,41 @@ def test_a_seasonal_model_learns_a_daily_profile_that_persistence_misses():
         seasonal = backtest(model, y, **kwargs)
     naive = seasonal.reference("naive")
     assert seasonal.metrics.by_lead.loc[12, "MAE"] < 0.8 * naive.metrics.by_lead.loc[12, "MAE"]
+
+
+def test_covariates_are_matched_by_name_and_refused_when_unknown(tmp_path):
+    frame = datasets.load("beijing").loc["2014-10-01":"2014-11-30"]
+    y, X = frame["TEMP"], frame[["DEWP", "PRES"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = SSMForecaster(horizon=6, ensemble_size=1, random_state=0, **TINY).fit(y, X)
+    assert f.fitted_.meta.covariates == ("DEWP", "PRES")
+    future = pd.date_range(y.index[-1] + pd.Timedelta(hours=1), periods=12, freq="h")
+    X_future = pd.DataFrame(
+        {"DEWP": np.linspace(-5, 0, 12), "PRES": np.linspace(1020, 1030, 12)}, index=future
+    )
+    expected = f.predict(12, X=X_future)
+    # the same columns in another order: the same forecast (matched by name, not position)
+    pd.testing.assert_series_equal(f.predict(12, X=X_future[["PRES", "DEWP"]]), expected)
+    with pytest.raises(ValueError, match=r"Missing: \['PRES'\]; unknown: \['P'\]"):
+        f.predict(12, X=X_future.rename(columns={"PRES": "P"}))
+    with pytest.raises(ValueError, match=r"Missing: \['PRES'\]; unknown: none"):
+        f.predict(12, X=X_future[["DEWP"]])
+    f.save(tmp_path / "m.ssmcast")  # the names are saved with the model
+    g = SSMForecaster.load(tmp_path / "m.ssmcast")
+    pd.testing.assert_series_equal(g.predict(12, X=X_future[["PRES", "DEWP"]]), expected)
+    new = frame["2014-11-30 23:00":"2014-11-30 23:00"]  # no overlap: shift one day on
+    new = new.set_axis(new.index + pd.Timedelta(hours=1))
+    with pytest.raises(ValueError, match=r"Missing: \['DEWP'\]"):
+        g.update(new["TEMP"], new[["PRES"]])
+
+
+def test_covariates_given_to_a_model_fitted_without_them_are_refused():
+    model = fitted()
+    future = pd.date_range(model.cutoff_ + pd.Timedelta(hours=1), periods=6, freq="h")
+    X = pd.DataFrame({"DEWP": np.zeros(6)}, index=future)
+    with pytest.raises(ValueError, match=r"fitted without covariates, so `X` cannot be used"):
+        model.predict(X=X)
+    new = pd.Series([1.0], index=future[:1])
+    with pytest.raises(ValueError, match=r"`X_new` cannot be used by 'update'"):
+        model.update(new, X_new=X.iloc[:1])

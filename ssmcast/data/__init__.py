@@ -9,7 +9,8 @@ package does both ends.
   missing), the frequency, and a :class:`Layout` that rebuilds the caller's type from
   forecast arrays (:meth:`Layout.forecast`, :meth:`Layout.quantiles`).
 * :func:`to_update_panel` checks new observations against the fitted layout and cutoff;
-  :func:`align_covariates` checks covariates ``X`` against the target's timestamps.
+  :func:`align_covariates` checks covariates ``X`` against the target's timestamps, and
+  :func:`to_covariates` also matches them by name to those seen at fit.
 * Features of the time index: :func:`calendar_features`, :func:`time_deltas`,
   :func:`season_length`, :func:`future_index`, :func:`infer_freq`.
 * :func:`fit_scaler` and :class:`Scaler`: per-series standardisation, JSON-serialisable.
@@ -47,7 +48,14 @@ from ssmcast.data._frequency import (
 from ssmcast.data._layout_base import Layout
 from ssmcast.data._layouts_pandas import LongLayout, SeriesLayout, WideLayout
 from ssmcast.data._layouts_xarray import DataArrayLayout, DatasetLayout
-from ssmcast.data._panel import Panel, align_covariates, to_panel, to_update_panel
+from ssmcast.data._panel import (
+    Covariates,
+    Panel,
+    align_covariates,
+    to_covariates,
+    to_panel,
+    to_update_panel,
+)
 from ssmcast.data._scaling import Scaler, fit_scaler
 from ssmcast.data._validate import (
     MissingTimestampsWarning,
@@ -58,6 +66,7 @@ from ssmcast.data._validate import (
 
 __all__ = [
     "CalendarFeatures",
+    "Covariates",
     "DataArrayLayout",
     "DatasetLayout",
     "Layout",
@@ -81,6 +90,7 @@ __all__ = [
     "regular_grid",
     "season_length",
     "time_deltas",
+    "to_covariates",
     "to_panel",
     "to_update_panel",
 ]

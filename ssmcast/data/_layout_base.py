@@ -92,6 +92,13 @@ class Layout(abc.ABC):
         """
         return None
 
+    def channel_names(self) -> list[str] | None:
+        """The names of the channels (columns, variables) as strings, or None if unnamed.
+
+        Covariates are matched to those seen at fit by these names.
+        """
+        return None
+
     def flat_values(self, output: Any) -> np.ndarray:
         """The numeric values of an output of this layout (a forecast, quantiles), flattened.
 

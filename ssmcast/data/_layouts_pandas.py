@@ -77,6 +77,9 @@ class SeriesLayout(Layout):
     def column_names(self) -> list[str] | None:
         return None if self.name is None else [str(self.name)]
 
+    def channel_names(self) -> list[str] | None:
+        return None if self.name is None else [text_label(self.name)]
+
     def restore(self, values, time):
         values = self._check_shape(values, time)
         return pd.Series(values[0, :, 0], index=rename_time(time, self.index_name), name=self.name)
@@ -133,6 +136,9 @@ class WideLayout(Layout):
 
     def column_names(self) -> list[str] | None:
         return [str(c) for c in self.columns]
+
+    def channel_names(self) -> list[str] | None:
+        return [text_label(c) for c in self.columns] if self.columns_are == "channels" else None
 
     def _to_wide(self, values: np.ndarray) -> np.ndarray:
         """``(S, T, C, ...) -> (T, columns, ...)``."""
@@ -206,6 +212,9 @@ class LongLayout(Layout):
             for i in self.ids
             for c in self.value_columns
         ]
+
+    def channel_names(self) -> list[str] | None:
+        return [text_label(c) for c in self.value_columns]
 
     def _short_labels(self) -> list[str]:
         several = len(self.value_columns) > 1

@@ -143,6 +143,9 @@ class DataArrayLayout(_XarrayLayout):
     def labels(self) -> list[str]:
         return [f"DataArray {self.name!r}{s}" for s in self._series_names()]
 
+    def channel_names(self) -> list[str] | None:
+        return None if self.name is None else [text_label(self.name)]
+
     def _short_labels(self) -> list[str]:
         series = self._series_texts()
         if series is not None:
@@ -189,6 +192,9 @@ class DatasetLayout(_XarrayLayout):
 
     def labels(self) -> list[str]:
         return [f"variable {v!r}{s}" for s in self._series_names() for v in self.variables]
+
+    def channel_names(self) -> list[str] | None:
+        return [text_label(v) for v in self.variables]
 
     def _short_labels(self) -> list[str]:
         channels = [text_label(v) for v in self.variables]

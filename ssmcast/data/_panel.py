@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -327,6 +327,20 @@ def _span(time: pd.DatetimeIndex) -> str:
     return f"{time[0]} to {time[-1]} ({len(time)} steps)"
 
 
+class Covariates(NamedTuple):
+    """Covariates aligned to the target: values and the names of their channels.
+
+    Attributes:
+        values: ``(1 or num_series, num_timesteps, num_covariates)`` float64, NaN where
+            missing.
+        names: The covariates' names (columns, variables), or positions (``"#0"``, ...)
+            where they have none.
+    """
+
+    values: np.ndarray
+    names: tuple[str, ...]
+
+
 def align_covariates(
     X: Any, *, layout: Layout, time: pd.DatetimeIndex, name: str = "X", target: str = "`y`"
 ) -> np.ndarray | None:
@@ -336,7 +350,8 @@ def align_covariates(
     ``time`` (the target's grid, or the future index when forecasting). Covariates without
     series keys (a Series, a wide frame, xarray without the series dimensions) are shared by
     all series; keyed covariates (a long frame, xarray with the series dimensions) must have
-    the target's ids or coordinates, and are matched to them by key.
+    the target's ids or coordinates, and are matched to them by key. :func:`to_covariates`
+    also returns their names and matches them to the names seen at fit.
 
     Args:
         X: The covariates, or None.
@@ -361,6 +376,54 @@ def align_covariates(
         >>> align_covariates(X, layout=y.layout, time=y.time).shape
         (1, 3, 1)
     """
+    covariates = to_covariates(X, layout=layout, time=time, name=name, target=target)
+    return None if covariates is None else covariates.values
+
+
+def _positional(names) -> bool:
+    return all(n.startswith("#") for n in names)
+
+
+def to_covariates(
+    X: Any,
+    *,
+    layout: Layout,
+    time: pd.DatetimeIndex,
+    name: str = "X",
+    target: str = "`y`",
+    names: Sequence[str] | None = None,
+) -> Covariates | None:
+    """:func:`align_covariates` with the covariates' names, matched to ``names`` if given.
+
+    Covariates are matched by name, never by position: given the ``names`` seen at fit,
+    the channels of ``X`` are put in that order, and a missing or unknown name is refused.
+    Covariates without names (an unnamed Series or DataArray) match by position, and their
+    number must agree.
+
+    Args:
+        X: The covariates, or None.
+        layout: The target's layout.
+        time: The timestamps ``X`` must cover, with ``freq`` set.
+        name: The argument name for messages.
+        target: What ``time`` belongs to, for messages.
+        names: The covariates' names at fit, or None (at fit).
+
+    Returns:
+        None when ``X`` is None; else :class:`Covariates`.
+
+    Raises:
+        ValueError: For what :func:`align_covariates` refuses, and for names that differ
+            from ``names``.
+
+    Examples:
+        >>> import pandas as pd
+        >>> time = pd.date_range("2024-01-01", periods=2, freq="h")
+        >>> y = to_panel(pd.Series([1.0, 2.0], time))
+        >>> X = pd.DataFrame({"b": [5.0, 6.0], "a": [0.0, 1.0]}, index=time)
+        >>> cov = to_covariates(X, layout=y.layout, time=y.time, names=("a", "b"))
+        >>> cov.names, cov.values[0, 0].tolist()  # reordered to the fitted names
+        (('a', 'b'), [0.0, 5.0])
+    """
     if X is None:
         return None
     options = {}
@@ -379,12 +442,34 @@ def align_covariates(
         )
     keys, target_keys = covariates.layout.series_keys, layout.series_keys
     if keys is None and covariates.num_series == 1:
-        return covariates.values
-    if target_keys is None or set(keys) != set(target_keys) or len(keys) != len(target_keys):
+        values = covariates.values
+    elif target_keys is None or set(keys) != set(target_keys) or len(keys) != len(target_keys):
         raise ValueError(
             f"`{name}` has series {show(list(keys))} but {target} has "
             f"{show(list(target_keys)) if target_keys else 'a single unnamed series'}. Pass "
             "covariates for the same series, or shared ones without series ids."
         )
-    order = [keys.index(k) for k in target_keys]
-    return covariates.values[order]
+    else:
+        values = covariates.values[[keys.index(k) for k in target_keys]]
+    own = covariates.layout.channel_names()
+    if own is None:
+        own = [f"#{i}" for i in range(covariates.num_channels)]
+    if names is None:
+        return Covariates(values, tuple(own))
+    names = tuple(names)
+    if _positional(names) or _positional(own):  # no names on one side: match by position
+        if len(own) != len(names):
+            raise ValueError(
+                f"`{name}` must hold the {len(names)} covariate(s) the model was fitted with. "
+                f"Got {len(own)}."
+            )
+        return Covariates(values, names)
+    if set(own) != set(names) or len(own) != len(names):
+        missing = [n for n in names if n not in own]
+        unknown = [n for n in own if n not in names]
+        raise ValueError(
+            f"`{name}` must hold the covariates the model was fitted with, {show(list(names))}, "
+            f"matched by name. Missing: {show(missing) if missing else 'none'}; unknown: "
+            f"{show(unknown) if unknown else 'none'}. Pass the same columns (in any order)."
+        )
+    return Covariates(values[..., [own.index(n) for n in names]], names)

@@ -149,7 +149,13 @@ def show(values: Sequence[object] | pd.Index, limit: int = _MAX_SHOWN) -> str:
 
 
 def check_numeric(dtype: object, label: str, name: str) -> None:
-    """Refuse a non-numeric (or boolean) dtype, naming the column."""
+    """Refuse a non-numeric, boolean or complex dtype, naming the column."""
+    if pd.api.types.is_complex_dtype(dtype):
+        raise TypeError(
+            f"`{name}` must hold real numbers, but {label} has the complex dtype {dtype}. "
+            "Pass the real part (`.real`), the magnitude (`abs(...)`), or both as separate "
+            "columns."
+        )
     if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
         raise TypeError(
             f"`{name}` must hold numbers, but {label} has dtype {dtype}. Convert it, e.g. with "

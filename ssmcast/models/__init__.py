@@ -18,7 +18,14 @@ from ssmcast.models._distributions import (
     nll_normal,
 )
 from ssmcast.models._heads import NormalHead, PointHead
-from ssmcast.models._inference import advance, model_inputs, parallel_pass
+from ssmcast.models._inference import (
+    advance,
+    ensemble_advance,
+    ensemble_pass,
+    mixture,
+    model_inputs,
+    parallel_pass,
+)
 from ssmcast.models._network import ForecastNetwork
 from ssmcast.models._registry import MODEL_NAMES, build_model, set_scan_method
 
@@ -32,9 +39,12 @@ __all__ = [
     "build_model",
     "crps_normal",
     "elementwise_loss",
+    "ensemble_advance",
+    "ensemble_pass",
     "forecast_quantiles",
     "make_targets",
     "masked_mean",
+    "mixture",
     "model_inputs",
     "nll_normal",
     "parallel_pass",

@@ -8,6 +8,9 @@ model shape compiles once per input shape.
   forecast from every step and the recurrent state after the last one.
 * :func:`advance` feeds observations one step at a time (recurrent mode, O(1) per step)
   from a given state and returns the new state and the forecast from the last step.
+* :func:`ensemble_pass` and :func:`ensemble_advance` do the same for an ensemble (members on
+  the leading axis of the parameters, trained by :func:`ssmcast.training.fit_ensemble`) and
+  return the members' :func:`mixture`.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ssmcast.models._distributions import Forecast
 
-@partial(jax.jit, static_argnames=("graphdef",))
-def _parallel(graphdef, params, x, dt, mask):
+
+def _parallel_body(graphdef, params, x, dt, mask):
     model = nnx.merge(graphdef, params)
 
     def one(x, mask):
@@ -29,6 +33,9 @@ def _parallel(graphdef, params, x, dt, mask):
         return forecast, state
 
     return jax.vmap(one)(x, mask)
+
+
+_parallel = jax.jit(_parallel_body, static_argnames=("graphdef",))
 
 
 def parallel_pass(graphdef, params, x, dt, mask):
@@ -51,8 +58,7 @@ def parallel_pass(graphdef, params, x, dt, mask):
     )
 
 
-@partial(jax.jit, static_argnames=("graphdef",))
-def _advance(graphdef, params, state, x, dt, mask):
+def _advance_body(graphdef, params, state, x, dt, mask):
     model = nnx.merge(graphdef, params)
 
     def one(state, x, mask):
@@ -68,6 +74,9 @@ def _advance(graphdef, params, state, x, dt, mask):
         return model.step(state, *last)
 
     return jax.vmap(one)(state, x, mask)
+
+
+_advance = jax.jit(_advance_body, static_argnames=("graphdef",))
 
 
 def advance(graphdef, params, state, x, dt, mask):
@@ -86,6 +95,69 @@ def advance(graphdef, params, state, x, dt, mask):
         ``loc`` and ``scale`` of shape ``(num_series, horizon, output_dim)``.
     """
     return _advance(
+        graphdef,
+        params,
+        state,
+        jnp.asarray(x, jnp.float32),
+        jnp.asarray(dt, jnp.float32),
+        jnp.asarray(mask, bool),
+    )
+
+
+def mixture(forecast: Forecast) -> Forecast:
+    """The mean and spread of an equal mixture of normal forecasts (members on axis 0).
+
+    ``loc`` is the members' mean; the variance is the mean of their variances plus the
+    variance of their means (the law of total variance), so the spread grows where the
+    members disagree.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> m = mixture(Forecast(jnp.array([0.0, 2.0]), jnp.array([1.0, 1.0])))
+        >>> float(m.loc), round(float(m.scale) ** 2, 6)  # 1 + 1
+        (1.0, 2.0)
+    """
+    loc = jnp.mean(forecast.loc, axis=0)
+    spread = jnp.mean(jnp.square(forecast.loc - loc), axis=0)
+    return Forecast(loc, jnp.sqrt(jnp.mean(jnp.square(forecast.scale), axis=0) + spread))
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _ensemble_parallel(graphdef, params, x, dt, mask):
+    forecast, state = jax.vmap(lambda p: _parallel_body(graphdef, p, x, dt, mask))(params)
+    return mixture(forecast), state
+
+
+def ensemble_pass(graphdef, params, x, dt, mask):
+    """:func:`parallel_pass` for an ensemble: members on the leading axis of ``params``.
+
+    Returns:
+        ``(forecast, state)``: the members' :func:`mixture`, with ``loc`` and ``scale`` of
+        shape ``(num_series, num_timesteps, horizon, output_dim)``, and the recurrent states
+        of every member (leading axes: member, series).
+    """
+    return _ensemble_parallel(
+        graphdef, params, jnp.asarray(x, jnp.float32), jnp.asarray(dt, jnp.float32), mask
+    )
+
+
+@partial(jax.jit, static_argnames=("graphdef",))
+def _ensemble_advance(graphdef, params, state, x, dt, mask):
+    state, forecast = jax.vmap(lambda p, s: _advance_body(graphdef, p, s, x, dt, mask))(
+        params, state
+    )
+    return state, mixture(forecast)
+
+
+def ensemble_advance(graphdef, params, state, x, dt, mask):
+    """:func:`advance` for an ensemble: members on the leading axis of ``params``, ``state``.
+
+    Returns:
+        ``(state, forecast)``: every member's new state (leading axes: member, series) and
+        the members' :func:`mixture` from the last step, ``(num_series, horizon,
+        output_dim)``.
+    """
+    return _ensemble_advance(
         graphdef,
         params,
         state,

@@ -27,9 +27,16 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
-__all__ = ["SeasonalBase", "lead_lags", "staleness", "time_since_observed"]
+__all__ = [
+    "SeasonalBase",
+    "lead_lags",
+    "least_squares_mix",
+    "staleness",
+    "time_since_observed",
+]
 
 
 def lead_lags(season: int, horizon: int) -> jnp.ndarray:
@@ -125,6 +132,82 @@ class SeasonalBase(nnx.Module):
             candidates.append(jnp.where((back <= count - 1)[:, None], lagged, last[None, :]))
         candidates.append(jnp.zeros((self.horizon, self.output_dim)))
         return (ring, count), self._combine(last, jnp.stack(candidates, axis=-2), age)
+
+
+def least_squares_mix(
+    seasons, horizon: int, values: np.ndarray, end: int, ridge: float = 1e-3
+) -> np.ndarray:
+    """The base's mix that best forecasts ``values`` before ``end``, by least squares.
+
+    For every lead and channel, the weights of the candidates' differences from persistence
+    (see :class:`SeasonalBase`) that minimise the squared error of the base over the origins
+    that have a full season of history and an observed target before ``end``, pooled over
+    series, with a small ridge towards persistence. Training starts from this mix, so the
+    base is the best linear blend of the naive forecasts before the network learns anything;
+    gradient steps alone move a mix that starts at persistence too slowly.
+
+    Args:
+        seasons: Season lengths of the base.
+        horizon: Number of leads.
+        values: Scaled targets ``(num_series, num_timesteps, num_channels)``, NaN where
+            missing.
+        end: Steps at the start that may be read (the training range).
+        ridge: Ridge penalty relative to the mean diagonal of the normal equations.
+
+    Returns:
+        The mix ``(horizon, len(seasons) + 1, num_channels)`` (float32); zeros (persistence)
+        where a lead has too few targets.
+
+    Examples:
+        >>> import numpy as np
+        >>> t = np.arange(400)
+        >>> season = np.sin(2 * np.pi * t / 8) + 0.5 * np.sin(4 * np.pi * t / 8)
+        >>> mix = least_squares_mix((8,), 4, season[None, :, None], end=400)
+        >>> np.round(mix[:, 0, 0], 2).tolist()  # seasonal persistence at every lead
+        [1.0, 1.0, 1.0, 1.0]
+    """
+    values = np.asarray(values, np.float64)[:, :end]
+    _, num_timesteps, num_channels = values.shape
+    num_candidates = len(seasons) + 1
+    gram = np.zeros((horizon, num_channels, num_candidates, num_candidates))
+    moment = np.zeros((horizon, num_channels, num_candidates))
+    count = np.zeros((horizon, num_channels))
+    first = max((0, *seasons))
+    t = np.arange(num_timesteps)
+    for series in values:
+        observed = ~np.isnan(series)
+        index = np.where(observed, t[:, None], -1)
+        index = np.maximum.accumulate(index, axis=0)  # last observed step, -1: none yet
+        filled = np.where(index >= 0, np.take_along_axis(series, np.maximum(index, 0), 0), 0.0)
+        for k in range(1, horizon + 1):
+            origins = np.arange(first, num_timesteps - k)
+            if origins.size == 0:
+                continue
+            last = filled[origins]  # (N, C)
+            cands = [filled[origins - int(back)] for back in lead_lags_np(seasons, k)]
+            cands.append(np.zeros_like(last))
+            diff = np.stack(cands, axis=-1) - last[..., None]  # (N, C, J)
+            target = series[origins + k] - last  # (N, C)
+            ok = ~np.isnan(target)
+            diff = np.where(ok[..., None], diff, 0.0)
+            target = np.where(ok, target, 0.0)
+            gram[k - 1] += np.einsum("ncj,nci->cji", diff, diff)
+            moment[k - 1] += np.einsum("ncj,nc->cj", diff, target)
+            count[k - 1] += ok.sum(axis=0)
+    mix = np.zeros((horizon, num_candidates, num_channels), np.float32)
+    for k in range(horizon):
+        for c in range(num_channels):
+            if count[k, c] < 10 * num_candidates:
+                continue
+            a = gram[k, c]
+            penalty = ridge * max(np.trace(a) / num_candidates, 1e-12)
+            mix[k, :, c] = np.linalg.solve(a + penalty * np.eye(num_candidates), moment[k, c])
+    return mix
+
+
+def lead_lags_np(seasons, lead: int) -> list[int]:
+    """Steps back of each season's candidate for one lead (see :func:`lead_lags`)."""
+    return [season * math.ceil(lead / season) - lead for season in seasons]
 
 
 def time_since_observed(mask, dt):

@@ -16,9 +16,17 @@ from ssmcast.training._fit import (
     TrainResult,
     check_arrays,
     fit,
+    fit_ensemble,
+    stack_members,
     validation_steps,
 )
-from ssmcast.training._steps import TrainConfig, make_optimizer, sequence_loss
+from ssmcast.training._steps import (  # noqa: F401
+    TrainConfig,
+    evaluate_members,
+    make_optimizer,
+    sequence_loss,
+    train_members,
+)
 from ssmcast.training._steps import evaluate as evaluate  # reachable here as before
 from ssmcast.training._steps import train_epoch as train_epoch
 
@@ -28,7 +36,9 @@ __all__ = [
     "TrainingDivergedError",
     "check_arrays",
     "fit",
+    "fit_ensemble",
     "make_optimizer",
     "sequence_loss",
+    "stack_members",
     "validation_steps",
 ]

@@ -7,6 +7,7 @@ import dataclasses
 import math
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -15,7 +16,12 @@ from ssmcast._checks import check_int
 from ssmcast.layers import SSMParam
 from ssmcast.models import NormalHead
 from ssmcast.models._distributions import LOSSES
-from ssmcast.training._steps import TrainConfig, evaluate, make_optimizer, train_epoch
+from ssmcast.training._steps import (
+    TrainConfig,
+    evaluate_members,
+    make_optimizer,
+    train_members,
+)
 
 
 class TrainResult(NamedTuple):
@@ -235,7 +241,7 @@ def fit(model, x, dt=None, mask=None, *, config: TrainConfig | None = None) -> T
     series (``batch_size`` per step); the last ``val_fraction`` of the time steps is the
     validation tail, read with one segment of context before it. Training stops after
     ``patience`` epochs without a better validation loss, and the model keeps the best
-    parameters.
+    parameters. :func:`fit_ensemble` trains several networks together.
 
     Args:
         model: A :class:`~ssmcast.models.ForecastNetwork`; updated in place.
@@ -274,10 +280,109 @@ def fit(model, x, dt=None, mask=None, *, config: TrainConfig | None = None) -> T
         >>> len(result.history["train_loss"])
         2
     """
+    try:
+        result = fit_ensemble([model], x, dt, mask, config=config)
+    except TrainingDivergedError as err:
+        single = _first_member(err.result)
+        nnx.update(model, single.params)
+        raise TrainingDivergedError(str(err), single) from None
+    single = _first_member(result)
+    nnx.update(model, single.params)
+    return single
+
+
+def _first_member(result: TrainResult) -> TrainResult:
+    params = jax.tree.map(lambda leaf: leaf[0], result.params)
+    return result._replace(params=params)
+
+
+def stack_members(models) -> tuple[nnx.GraphDef, nnx.State]:
+    """The shared graph definition and the parameters of ``models`` stacked on a new axis 0.
+
+    Args:
+        models: Networks of one architecture (same graph), e.g. built from different seeds.
+
+    Returns:
+        ``(graphdef, params)``: every parameter gains a leading member axis.
+
+    Raises:
+        ValueError: If the networks do not share one graph definition.
+    """
+    splits = [nnx.split(model) for model in models]
+    graphdef = splits[0][0]
+    if any(g != graphdef for g, _ in splits[1:]):
+        raise ValueError("The members of an ensemble must share one architecture.")
+    return graphdef, _stack([p for _, p in splits])
+
+
+def _stack(trees):
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
+def fit_ensemble(
+    models, x, dt=None, mask=None, *, config: TrainConfig | None = None
+) -> TrainResult:
+    """Train networks of one architecture together, as one vmapped computation.
+
+    Every member trains as :func:`fit` trains one network, on its own random segments (so
+    the members differ in their initialisation and in the order they see the data), and
+    keeps its own best parameters by its own validation loss. All members share one
+    compilation and run in lock step (``jax.vmap``), so on an accelerator an ensemble costs
+    about as much wall time as one network; on a CPU about ``len(models)`` times as much.
+    Training ends when every member has gone ``patience`` epochs without improving.
+
+    Args:
+        models: Networks (:class:`~ssmcast.models.ForecastNetwork`) of one architecture;
+            they are not changed.
+        x: Inputs ``([num_series,] num_timesteps, input_dim)``, targets first (see
+            :func:`check_arrays`).
+        dt: Time gaps in nominal steps, or None for a regular grid.
+        mask: Observed targets, or None for ``~isnan(targets)``.
+        config: Settings; ``TrainConfig()`` when None.
+
+    Returns:
+        A :class:`TrainResult` whose ``params`` hold each member's best parameters stacked on
+        a leading axis (see :func:`stack_members`), whose history is the mean loss over
+        members and whose ``best_epoch`` is the latest of the members' best epochs.
+
+    Raises:
+        ValueError: If the arrays or settings are invalid.
+        TrainingDivergedError: If a loss or gradient is NaN or infinite; its ``result`` holds
+            the best parameters seen by every member (the last finite ones for a member with
+            none).
+
+    Examples:
+        >>> import numpy as np
+        >>> from flax import nnx
+        >>> from ssmcast.models import build_model
+        >>> nets = [
+        ...     build_model(
+        ...         "s5",
+        ...         input_dim=1,
+        ...         output_dim=1,
+        ...         horizon=2,
+        ...         d_model=4,
+        ...         num_layers=1,
+        ...         rngs=nnx.Rngs(seed),
+        ...     )
+        ...     for seed in (0, 1, 2)
+        ... ]
+        >>> y = np.sin(np.arange(64) / 3.0)[:, None]
+        >>> cfg = TrainConfig(
+        ...     epochs=2, steps_per_epoch=2, batch_size=2, segment_length=16, progress=False
+        ... )
+        >>> result = fit_ensemble(nets, y, config=cfg)
+        >>> jax.tree.leaves(result.params)[0].shape[0]  # one set of parameters per member
+        3
+    """
     config = config if config is not None else TrainConfig()
     _check_config(config)
-    loss = config.loss or ("crps" if isinstance(model.head, NormalHead) else "mse")
-    x, dt, mask = check_arrays(x, dt, mask, input_dim=model.input_dim, output_dim=model.output_dim)
+    models = list(models)
+    if not models:
+        raise ValueError("'models' must hold at least one network to train.")
+    first = models[0]
+    loss = config.loss or ("crps" if isinstance(first.head, NormalHead) else "mse")
+    x, dt, mask = check_arrays(x, dt, mask, input_dim=first.input_dim, output_dim=first.output_dim)
     num_series, num_timesteps, _ = x.shape
     num_val = validation_steps(np.asarray(mask), config.val_fraction)
     if num_val and num_timesteps - num_val < 2:
@@ -290,11 +395,20 @@ def fit(model, x, dt=None, mask=None, *, config: TrainConfig | None = None) -> T
     steps = config.steps_per_epoch or max(
         8, math.ceil(num_series * train_end / (config.batch_size * length))
     )
-    graphdef, params, rest = _split_model(model)
+    # a short series leaves a short segment: keep at least half of it in the loss
+    config = dataclasses.replace(config, burn_in=min(config.burn_in, length // 2))
+    num_members = len(models)
+    splits = [_split_model(model) for model in models]
+    split_graphdef, _, rest = splits[0]
+    if any(g != split_graphdef for g, _, _ in splits[1:]):
+        raise ValueError("The members of an ensemble must share one architecture.")
+    params = _stack([p for _, p, _ in splits])
+    rest = _stack([r for _, _, r in splits])
     tx = make_optimizer(config, config.epochs * steps)
-    opt_state = tx.init(params)
+    opt_state = jax.vmap(tx.init)(params)
+    ok = jnp.ones(num_members, bool)
     static = dict(
-        graphdef=graphdef,
+        graphdef=split_graphdef,
         config=_optimizer_config(config),
         loss=loss,
         total_steps=config.epochs * steps,
@@ -305,62 +419,85 @@ def fit(model, x, dt=None, mask=None, *, config: TrainConfig | None = None) -> T
         val_start = max(0, train_end - length)
         val_data = tuple(jnp.asarray(a[:, val_start:]) for a in (x, dt, mask))
         val_origin = jnp.asarray(train_end - 1 - val_start)
-    rng = np.random.default_rng(config.seed)
+    # one stream of segments per member: member i draws the same ones in any ensemble
+    rngs = np.random.default_rng(config.seed).spawn(num_members)
     history = {"train_loss": [], "val_loss": []}
-    best = (math.inf, -1, params)
-    bad_epochs, stopped_early = 0, False
+    best_score = np.full(num_members, np.inf)
+    best_epoch = np.full(num_members, -1)
+    best_params = params
+    bad_epochs = np.zeros(num_members, int)
+    stopped_early = False
     bar = _progress(config.epochs, config.progress)
     for epoch in bar:
-        series = rng.integers(0, num_series, (steps, config.batch_size))
-        starts = rng.integers(0, train_end - length + 1, (steps, config.batch_size))
-        outages = _outages(rng, (steps, config.batch_size), length, config.outage_rate)
-        new_params, opt_state, ok, losses, finite = train_epoch(
-            params, opt_state, jnp.asarray(True), rest, *data, series, starts, outages, **static
+        shape = (steps, config.batch_size)
+        series = np.stack([r.integers(0, num_series, shape) for r in rngs])
+        starts = np.stack([r.integers(0, train_end - length + 1, shape) for r in rngs])
+        outages = np.stack([_outages(r, shape, length, config.outage_rate) for r in rngs])
+        new_params, opt_state, ok, losses, finite = train_members(
+            params, opt_state, ok, rest, *data, series, starts, outages, **static
         )
-        train_loss = float(jnp.mean(losses))
-        val_loss = math.nan
+        train_loss = np.asarray(jnp.mean(losses, axis=1))
+        val_loss = np.full(num_members, np.nan)
         if num_val:
-            val_loss = float(
-                evaluate(
+            val_loss = np.asarray(
+                evaluate_members(
                     new_params,
                     rest,
                     *val_data,
                     val_origin,
-                    graphdef=graphdef,
+                    graphdef=split_graphdef,
                     loss=loss,
                     batch_size=config.batch_size,
                 )
             )
-        if not bool(ok) or (num_val and not math.isfinite(val_loss)):
+        ok_host = np.asarray(ok)
+        if not ok_host.all() or (num_val and not np.isfinite(val_loss).all()):
+            member = int(np.argmin(ok_host & np.isfinite(val_loss) if num_val else ok_host))
             where = (
-                f"step {int(np.argmin(np.asarray(finite)))} of epoch {epoch}"
-                if not bool(ok)
+                f"step {int(np.argmin(np.asarray(finite)[member]))} of epoch {epoch}"
+                if not ok_host.all()
                 else f"the validation after epoch {epoch}"
             )
-            keep = best[2] if best[1] >= 0 else new_params
-            nnx.update(model, *keep)
-            result = TrainResult(nnx.state(model, nnx.Param), history, best[1], False)
+            keep = _select(best_epoch >= 0, best_params, new_params)
+            result = TrainResult(_join_params(keep), history, int(best_epoch.max()), False)
+            who = f" (member {member} of {num_members})" if num_members > 1 else ""
             raise TrainingDivergedError(
-                f"Training diverged at {where}: the loss or a gradient was NaN or infinite. "
-                f"The model keeps the best parameters seen (epoch {best[1]}; -1 means the "
-                "last finite ones). Try a lower 'learning_rate', a smaller 'clip_norm', or "
-                "check the inputs for extreme values.",
+                f"Training diverged at {where}{who}: the loss or a gradient was NaN or "
+                "infinite. The model keeps the best parameters seen (epoch "
+                f"{int(best_epoch.max())}; -1 means the last finite ones). Try a lower "
+                "'learning_rate', a smaller 'clip_norm', or check the inputs for extreme "
+                "values.",
                 result,
             )
         params = new_params
-        history["train_loss"].append(train_loss)
-        history["val_loss"].append(val_loss)
+        history["train_loss"].append(float(train_loss.mean()))
+        history["val_loss"].append(float(val_loss.mean()) if num_val else math.nan)
         score = val_loss if num_val else train_loss
-        if score < best[0]:
-            best, bad_epochs = (score, epoch, params), 0
-        else:
-            bad_epochs += 1
+        improved = score < best_score
+        best_params = _select(improved, params, best_params)
+        best_score = np.where(improved, score, best_score)
+        best_epoch = np.where(improved, epoch, best_epoch)
+        bad_epochs = np.where(improved, 0, bad_epochs + 1)
         if config.progress:
-            bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        if num_val and bad_epochs >= config.patience:
+            bar.set_postfix(loss=f"{train_loss.mean():.4f}", val=f"{val_loss.mean():.4f}")
+        if num_val and (bad_epochs >= config.patience).all():
             stopped_early = True
             break
     if config.progress:
         bar.close()
-    nnx.update(model, *best[2])
-    return TrainResult(nnx.state(model, nnx.Param), history, best[1], stopped_early)
+    return TrainResult(_join_params(best_params), history, int(best_epoch.max()), stopped_early)
+
+
+def _join_params(params) -> nnx.State:
+    """The optimizer's two groups back as one ``nnx.Param`` state (leading member axis)."""
+    return nnx.merge_state(*params)
+
+
+def _select(which: np.ndarray, new, old):
+    """Per member (leading axis), ``new`` where ``which`` else ``old``."""
+    which = jnp.asarray(which)
+
+    def pick(n, o):
+        return jnp.where(which.reshape(-1, *([1] * (n.ndim - 1))), n, o)
+
+    return jax.tree.map(pick, new, old)

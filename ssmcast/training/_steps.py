@@ -233,3 +233,54 @@ def evaluate(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_s
         batch_size=batch_size,
     )
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
+
+
+@functools.partial(
+    jax.jit, static_argnames=("graphdef", "config", "loss", "total_steps", "segment_length")
+)
+def train_members(
+    params,
+    opt_state,
+    ok,
+    rest,
+    x,
+    dt,
+    mask,
+    series,
+    starts,
+    outages,
+    *,
+    graphdef,
+    config,
+    loss,
+    total_steps,
+    segment_length,
+):
+    """:func:`train_epoch` for an ensemble: one jitted epoch of every member in lock step.
+
+    ``params``, ``opt_state``, ``ok`` and ``rest`` have a leading member axis, and so do
+    ``series``, ``starts`` and ``outages`` (each member cuts its own segments); the data
+    ``x, dt, mask`` is shared. Returns what :func:`train_epoch` returns, per member.
+    """
+    epoch = functools.partial(
+        train_epoch.__wrapped__,
+        graphdef=graphdef,
+        config=config,
+        loss=loss,
+        total_steps=total_steps,
+        segment_length=segment_length,
+    )
+    return jax.vmap(epoch, in_axes=(0, 0, 0, 0, None, None, None, 0, 0, 0))(
+        params, opt_state, ok, rest, x, dt, mask, series, starts, outages
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "loss", "batch_size"))
+def evaluate_members(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_size):
+    """:func:`evaluate` per member of an ensemble (leading member axis of ``params``)."""
+    one = functools.partial(
+        evaluate.__wrapped__, graphdef=graphdef, loss=loss, batch_size=batch_size
+    )
+    return jax.vmap(one, in_axes=(0, 0, None, None, None, None))(
+        params, rest, x, dt, mask, first_origin
+    )
