@@ -282,6 +282,13 @@ class SSMForecaster(BaseForecaster):
         graphdef, _ = training.stack_members(networks[:1])
         params = result.params
         forecast, carry = ensemble_pass(graphdef, params, x, panel.dt(), mask)
+        last = (np.asarray(forecast.loc[:, -1]), np.asarray(forecast.scale[:, -1]))
+        if not all(np.isfinite(a).all() for a in last):
+            raise ValueError(
+                "The fitted network forecasts NaN or infinite values from the end of `y`, "
+                "so it is refused. Check `y` and `X` for extreme values, or lower "
+                f"'learning_rate' (now {self.learning_rate})."
+            )
         factor = None
         if self.calibrate:
             tail = max(self.validation_fraction, 0.1)

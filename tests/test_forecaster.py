@@ -352,3 +352,15 @@ def test_covariates_given_to_a_model_fitted_without_them_are_refused():
     new = pd.Series([1.0], index=future[:1])
     with pytest.raises(ValueError, match=r"`X_new` cannot be used by 'update'"):
         model.update(new, X_new=X.iloc[:1])
+
+
+def test_training_that_diverges_keeps_a_model_that_forecasts_finite_values():
+    y = temperature().iloc[-600:]
+    f = SSMForecaster(horizon=6, learning_rate=1e3, ensemble_size=2, random_state=0, **TINY)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        f.fit(y)
+    forecast = f.predict()
+    assert np.isfinite(forecast.to_numpy()).all()
+    assert np.isfinite(f.predict_quantiles([0.1, 0.9]).to_numpy()).all()
+    # the members kept their initial parameters: the seasonal base, near the last values
+    assert abs(forecast.iloc[0] - y.iloc[-1]) < 5 * y.diff().abs().mean()

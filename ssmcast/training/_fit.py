@@ -348,7 +348,7 @@ def fit_ensemble(
     Raises:
         ValueError: If the arrays or settings are invalid.
         TrainingDivergedError: If a loss or gradient is NaN or infinite; its ``result`` holds
-            the best parameters seen by every member (the last finite ones for a member with
+            the best parameters seen by every member (the initial ones for a member with
             none).
 
     Examples:
@@ -424,7 +424,7 @@ def fit_ensemble(
     history = {"train_loss": [], "val_loss": []}
     best_score = np.full(num_members, np.inf)
     best_epoch = np.full(num_members, -1)
-    best_params = params
+    best_params = initial = params
     bad_epochs = np.zeros(num_members, int)
     stopped_early = False
     bar = _progress(config.epochs, config.progress)
@@ -458,13 +458,13 @@ def fit_ensemble(
                 if not ok_host.all()
                 else f"the validation after epoch {epoch}"
             )
-            keep = _select(best_epoch >= 0, best_params, new_params)
+            keep = _select(best_epoch >= 0, best_params, initial)
             result = TrainResult(_join_params(keep), history, int(best_epoch.max()), False)
             who = f" (member {member} of {num_members})" if num_members > 1 else ""
             raise TrainingDivergedError(
                 f"Training diverged at {where}{who}: the loss or a gradient was NaN or "
                 "infinite. The model keeps the best parameters seen (epoch "
-                f"{int(best_epoch.max())}; -1 means the last finite ones). Try a lower "
+                f"{int(best_epoch.max())}; -1 means its initial ones). Try a lower "
                 "'learning_rate', a smaller 'clip_norm', or check the inputs for extreme "
                 "values.",
                 result,
