@@ -98,6 +98,8 @@ class FitMeta(NamedTuple):
         num_gaps: Missing timestamps inserted as NaN rows at fit.
         covariates: The names of the covariates ``X`` at fit (matched by name later), or
             None when fitted without them.
+        num_timesteps: Time steps seen (``fit`` and every ``update``); no forecast may be
+            longer. None for a model saved before it was recorded.
     """
 
     cutoff: pd.Timestamp
@@ -107,6 +109,7 @@ class FitMeta(NamedTuple):
     num_channels: int
     num_gaps: int
     covariates: tuple[str, ...] | None = None
+    num_timesteps: int | None = None
 
     @classmethod
     def from_panel(cls, panel: Panel) -> FitMeta:
@@ -118,6 +121,7 @@ class FitMeta(NamedTuple):
             num_series=panel.num_series,
             num_channels=panel.num_channels,
             num_gaps=panel.num_gaps,
+            num_timesteps=panel.num_timesteps,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -130,6 +134,7 @@ class FitMeta(NamedTuple):
             "num_channels": int(self.num_channels),
             "num_gaps": int(self.num_gaps),
             "covariates": None if self.covariates is None else list(self.covariates),
+            "num_timesteps": None if self.num_timesteps is None else int(self.num_timesteps),
         }
 
     @classmethod
@@ -149,6 +154,7 @@ class FitMeta(NamedTuple):
             covariates=None
             if data.get("covariates") is None
             else tuple(str(n) for n in data["covariates"]),
+            num_timesteps=None if data.get("num_timesteps") is None else int(data["num_timesteps"]),
         )
 
 
@@ -328,7 +334,12 @@ class BaseForecaster(BaseEstimator):
         covariates = self._covariates(X_new, panel.time, "X_new", "`y_new`", "update")
         fitted = self.fitted_
         state = self._update(fitted, panel, covariates)
-        self.fitted_ = Fitted(fitted.meta._replace(cutoff=panel.cutoff), state)
+        seen = fitted.meta.num_timesteps
+        meta = fitted.meta._replace(
+            cutoff=panel.cutoff,
+            num_timesteps=None if seen is None else seen + panel.num_timesteps,
+        )
+        self.fitted_ = Fitted(meta, state)
         return self
 
     # --- helpers --------------------------------------------------------------------------
@@ -350,6 +361,14 @@ class BaseForecaster(BaseEstimator):
             horizon = check_horizon(self.horizon, type(self).__name__)
         else:
             horizon = check_horizon(horizon, owner, "argument")
+        seen = self.fitted_.meta.num_timesteps
+        if seen is not None and horizon > max(seen, self.horizon):
+            raise ValueError(
+                f"The 'horizon' argument of {owner} ({horizon}) is longer than the "
+                f"{seen} time steps the forecaster has seen, so the forecast would have no "
+                f"support in the data. Ask for at most {max(seen, self.horizon)} steps, or fit "
+                "on a longer history."
+            )
         time = future_index(self.cutoff_, self.freq_, horizon)
         covariates = self._covariates(X, time, "X", "the forecast", method)
         return horizon, time, covariates

@@ -2,6 +2,7 @@
 
 import functools
 import json
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -364,3 +365,27 @@ def test_training_that_diverges_keeps_a_model_that_forecasts_finite_values():
     assert np.isfinite(f.predict_quantiles([0.1, 0.9]).to_numpy()).all()
     # the members kept their initial parameters: the seasonal base, near the last values
     assert abs(forecast.iloc[0] - y.iloc[-1]) < 5 * y.diff().abs().mean()
+
+
+def test_a_forecast_longer_than_the_history_is_refused_at_once():
+    model = fitted()
+    seen = model.fitted_.meta.num_timesteps
+    assert seen == len(temperature())
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=rf"\(1000000\) is longer than the {seen} time steps"):
+        model.predict(horizon=10**6)
+    with pytest.raises(ValueError, match=r"Ask for at most"):
+        model.predict_quantiles([0.5], horizon=seen + 1)
+    assert time.perf_counter() - start < 5  # refused before any work
+
+
+def test_baselines_refuse_a_forecast_longer_than_the_history_too():
+    from ssmcast.baselines import Naive
+
+    y = temperature().iloc[:48]
+    model = Naive(horizon=6).fit(y)
+    assert len(model.predict(horizon=48)) == 48
+    with pytest.raises(ValueError, match=r"\(49\) is longer than the 48 time steps"):
+        model.predict(horizon=49)
+    later = pd.Series([1.0, 2.0], index=pd.date_range(y.index[-1], periods=3, freq="h")[1:])
+    assert len(model.update(later).predict(horizon=50)) == 50  # updates count as seen
