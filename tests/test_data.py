@@ -396,6 +396,14 @@ def test_bad_update_long_and_xarray(beijing, nyc):
         to_update_panel(
             later[later.unique_id != "PRES"], layout=fitted.layout, cutoff=fitted.cutoff, freq="h"
         )
+    # one series ends earlier than the others: refused, not padded with NaN
+    ragged = later[(later.unique_id != "DEWP") | (later.ds < "2014-01-11")]
+    with pytest.raises(ValueError, match=r"the series \['DEWP'\] end before"):
+        to_update_panel(ragged, layout=fitted.layout, cutoff=fitted.cutoff, freq="h")
+    # rows with NaN for the values not yet known are the fix, and they are missing values
+    held = later.assign(y=later.y.where((later.unique_id != "DEWP") | (later.ds < "2014-01-11")))
+    panel = to_update_panel(held, layout=fitted.layout, cutoff=fitted.cutoff, freq="h")
+    assert np.isnan(panel.values[list(fitted.layout.ids).index("DEWP"), -1]).all()
     full = datasets.load("nyc_weather", as_="xarray")[["temp", "dewp"]].isel(time=slice(0, 210))
     fitted = to_panel(nyc)
     kwargs = {"layout": fitted.layout, "cutoff": fitted.cutoff, "freq": "h"}

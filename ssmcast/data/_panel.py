@@ -309,6 +309,8 @@ def to_update_panel(
             f"seen (cutoff_ = {cutoff}). Pass only new observations, e.g. "
             f"`{name}[{name}.index > f.cutoff_]` (long frames: by the time column)."
         )
+    if isinstance(layout, LongLayout):
+        _check_even_ends(y_new, layout, time[-1], name)
     start = cutoff + offset
     grid = pd.date_range(start, time[-1], freq=offset, name=time.name).as_unit(time.unit)
     off = time.difference(grid)
@@ -321,6 +323,25 @@ def to_update_panel(
     if len(grid) > len(time):
         _warn_gaps(name, grid, time, offset)
     return Panel(_scatter(values, time, grid), grid, offset, layout, len(grid) - len(time))
+
+
+def _check_even_ends(y_new: pd.DataFrame, layout: LongLayout, end: pd.Timestamp, name: str):
+    """Refuse a long-frame update in which some series end before the others.
+
+    Time moves on for all series at once (one cutoff), so a series whose new rows stop
+    early would be padded with missing values up to the others' end, and its late rows
+    refused ever after.
+    """
+    last = pd.to_datetime(y_new.groupby(layout.id_col, sort=False)[layout.time_col].max())
+    short = last[last < end]
+    if len(short):
+        raise ValueError(
+            f"In `{name}` the series {show([str(k) for k in short.index])} end before "
+            f"{end}, where the others end; every series must have rows up to the same time "
+            "(one cutoff for all). Add rows with NaN for the values not yet known (they "
+            "are missing values to the model), or hold back the other series' rows until "
+            "these arrive."
+        )
 
 
 def _span(time: pd.DatetimeIndex) -> str:
