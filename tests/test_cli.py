@@ -3,6 +3,7 @@
 from types import SimpleNamespace
 
 import click
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -247,3 +248,34 @@ def test_predict_update_targets_from_the_model(columns, targets, id_col, expecte
             _model_targets(model, targets, id_col)
     else:
         assert _model_targets(model, targets, id_col) == expected
+
+
+def _dated_csv(path, stamps):
+    values = np.arange(len(stamps), dtype=float)
+    pd.DataFrame({"date": stamps, "T": values}).to_csv(path, index=False)
+    return path
+
+
+def test_dates_whose_day_and_month_cannot_be_told_apart_need_an_answer(tmp_path):
+    # hourly data on the 1st to the 3rd of a month: every field is 12 or less
+    time = pd.date_range("2024-03-01", periods=60, freq="h")
+    path = _dated_csv(tmp_path / "x.csv", time.strftime("%d/%m/%Y %H:%M"))
+    args = [path, "--target", "T", "--model", "naive", "--horizon", 2, "--compare", ""]
+    result = run("backtest", *args, "--out", tmp_path / "a")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "cannot be told apart" in result.output and "--dayfirst" in result.output
+    result = run("backtest", *args, "--dayfirst", "--out", tmp_path / "b")
+    assert result.exit_code == 0, result.output
+    forecasts = pd.read_csv(tmp_path / "b" / "forecasts.csv", parse_dates=["ds"])
+    assert forecasts["ds"].min() > pd.Timestamp("2024-03-01")  # March, not January
+    assert forecasts["ds"].max() <= pd.Timestamp("2024-03-03 12:00")
+    result = run("backtest", *args, "--date-format", "%d/%m/%Y %H:%M", "--out", tmp_path / "c")
+    assert result.exit_code == 0, result.output
+    # the data tells when a day is above 12, and a contrary flag is refused
+    later = _dated_csv(
+        tmp_path / "y.csv", (time + pd.Timedelta(days=12)).strftime("%d/%m/%Y %H:%M")
+    )
+    args[0] = later
+    assert run("backtest", *args, "--out", tmp_path / "d").exit_code == 0
+    result = run("backtest", *args, "--monthfirst", "--out", tmp_path / "e")
+    assert result.exit_code == 1 and "day-first dates" in result.output

@@ -84,8 +84,8 @@ def metrics_table(result, references: dict[str, object], model: str) -> pd.DataF
 @opt.out_option(opt.OUT_FOLDER, help="Folder for forecasts.csv, metrics.csv and backtest.png.")
 @opt.quiet_option
 def backtest_command(
-    data, dataset, targets, time_col, id_col, model, horizon, start, stride, refit, quantiles,
-    compare, max_epochs, seed, out, quiet,
+    data, dataset, targets, time_col, id_col, dayfirst, date_format, model, horizon, start,
+    stride, refit, quantiles, compare, max_epochs, seed, out, quiet,
 ):  # fmt: skip
     """Backtest a model over rolling origins and score it by lead time against baselines.
 
@@ -103,7 +103,9 @@ def backtest_command(
                 f"unknown baseline {ref!r}; choose from {', '.join(accepted)}.",
                 param_hint="--compare",
             )
-    frame, source = opt.load_target_frame(data, dataset, targets, time_col, id_col)
+    frame, source = opt.load_target_frame(
+        data, dataset, targets, time_col, id_col, dayfirst, date_format
+    )
     y = frame.iloc[:, 0] if frame.shape[1] == 1 else frame
     start = opt.parse_start(start)
     check_horizon_fits(frame.index, start, horizon)

@@ -7,6 +7,7 @@ command line prints them without a traceback.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import click
@@ -84,12 +85,19 @@ def find_time_column(frame: pd.DataFrame, time_col: str | None) -> str:
 
 
 def read_series(
-    path: str | Path, *, targets: list[str], time_col: str | None = None, id_col: str | None = None
+    path: str | Path,
+    *,
+    targets: list[str],
+    time_col: str | None = None,
+    id_col: str | None = None,
+    dayfirst: bool | None = None,
+    date_format: str | None = None,
 ) -> pd.DataFrame:
     """Read a data file into a wide frame of the target columns on a DatetimeIndex.
 
     With ``id_col`` (a long file with one row per series and time), each series becomes its
-    own column: ``{id}`` for one target, ``{id}_{target}`` for several.
+    own column: ``{id}`` for one target, ``{id}_{target}`` for several. Times are read by
+    :func:`parse_times`.
 
     Raises:
         DataError: For a missing or unreadable file, an unknown column, unparsable times or
@@ -104,14 +112,75 @@ def read_series(
         raise DataError(
             f"--id-col '{id_col}' is not a column of the data.{closest(id_col, frame.columns)}"
         )
-    times = pd.to_datetime(frame[time_col], errors="coerce", format="mixed")
-    if times.isna().any():
-        bad = frame[time_col][times.isna()].iloc[0]
-        raise DataError(f"Column '{time_col}' has a value that is not a time: {bad!r}.")
+    times = parse_times(frame[time_col], str(time_col), dayfirst=dayfirst, date_format=date_format)
     if getattr(times.dt, "tz", None) is not None:
         times = times.dt.tz_convert("UTC").dt.tz_localize(None)
     frame = frame.assign(**{str(time_col): times})
     return select_targets(frame.set_index(time_col), targets, id_col=id_col, source=path.name)
+
+
+# day, month and year separated by '/', '.' or '-', the year last: 01/02/2024, 1.2.24
+_DAY_MONTH = re.compile(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+def parse_times(
+    values: pd.Series, column: str, *, dayfirst: bool | None = None, date_format: str | None = None
+) -> pd.Series:
+    """Text (or datetimes) to timestamps, refusing to guess the order of day and month.
+
+    With ``date_format`` (strftime codes) every value must match it. Otherwise dates written
+    with the year last (``01/02/2024``) are read day-first or month-first as the values
+    decide: a first field above 12 means day-first, a second field above 12 month-first.
+    When every field is 12 or less the order cannot be told from the data, and ``dayfirst``
+    must say it (``--dayfirst`` or ``--monthfirst``).
+
+    Raises:
+        DataError: For a value that is not a time, or dates whose order of day and month
+            is ambiguous or contradictory.
+
+    Examples:
+        >>> parse_times(pd.Series(["13/01/2024", "01/02/2024"]), "time").dt.month.tolist()
+        [1, 2]
+        >>> parse_times(pd.Series(["01/02/2024"]), "time", dayfirst=True).dt.month.tolist()
+        [2]
+    """
+    if date_format is not None:
+        times = pd.to_datetime(values, errors="coerce", format=date_format)
+        how = f"the --date-format {date_format!r}"
+    elif pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    else:
+        text = values.astype(str)
+        fields = text.str.extract(_DAY_MONTH).dropna().astype(int)
+        if len(fields):
+            day_first = bool((fields[0] > 12).any())
+            month_first = bool((fields[1] > 12).any())
+            if day_first and month_first:
+                raise DataError(
+                    f"Column '{column}' has dates read day-first in some rows and month-first "
+                    "in others; give the layout with --date-format (e.g. '%d/%m/%Y')."
+                )
+            decided = True if day_first else False if month_first else None
+            if decided is not None and dayfirst is not None and decided != dayfirst:
+                order = "day-first" if decided else "month-first"
+                raise DataError(
+                    f"Column '{column}' has {order} dates (e.g. {text[fields.index[0]]!r}), "
+                    f"but --{'dayfirst' if dayfirst else 'monthfirst'} was given."
+                )
+            if decided is None and dayfirst is None:
+                example = text[fields.index[0]]
+                raise DataError(
+                    f"Column '{column}' has dates such as {example!r} whose day and month "
+                    "cannot be told apart (every field is 12 or less). Say which comes first "
+                    "with --dayfirst or --monthfirst, or give --date-format (e.g. '%d/%m/%Y')."
+                )
+            dayfirst = decided if decided is not None else dayfirst
+        times = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=bool(dayfirst))
+        how = "a time"
+    if times.isna().any():
+        bad = values[times.isna()].iloc[0]
+        raise DataError(f"Column '{column}' has a value that is not {how}: {bad!r}.")
+    return times
 
 
 def select_targets(

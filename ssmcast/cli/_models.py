@@ -42,10 +42,13 @@ def _write_table(table, path: Path) -> None:
 @opt.out_option(opt.OUT_FILE, help="Model file to write (e.g. model.ssmcast).")
 @opt.quiet_option
 def fit_command(
-    data, dataset, targets, time_col, id_col, model, horizon, max_epochs, seed, out, quiet
-):
+    data, dataset, targets, time_col, id_col, dayfirst, date_format, model, horizon, max_epochs,
+    seed, out, quiet,
+):  # fmt: skip
     """Fit an SSM model on DATA (or --dataset) and save it to --out."""
-    frame, source = opt.load_target_frame(data, dataset, targets, time_col, id_col)
+    frame, source = opt.load_target_frame(
+        data, dataset, targets, time_col, id_col, dayfirst, date_format
+    )
     y = frame.iloc[:, 0] if frame.shape[1] == 1 else frame
     forecaster = opt.make_forecaster(
         model, horizon=horizon, max_epochs=max_epochs, seed=seed, quiet=quiet
@@ -79,6 +82,7 @@ def fit_command(
 )
 @click.option("--time-col", help="The time column of the update data.")
 @click.option("--id-col", help="Series id column of a long update file.")
+@opt.date_options
 @opt.horizon_option("Steps ahead [default: the model's horizon].", required=False)
 @opt.list_option(
     "--quantiles",
@@ -92,8 +96,9 @@ def fit_command(
 )
 @opt.out_option(opt.OUT_FILE, help="Forecast file to write (.csv or .parquet).")
 def predict_command(
-    model_path, new_data, targets, time_col, id_col, horizon, quantiles, save_model, out
-):
+    model_path, new_data, targets, time_col, id_col, dayfirst, date_format, horizon, quantiles,
+    save_model, out,
+):  # fmt: skip
     """Forecast from a saved model, after applying --update data if given."""
     from ssmcast.forecaster import SSMForecaster
 
@@ -102,7 +107,14 @@ def predict_command(
         forecaster = SSMForecaster.load(model_path)
         if new_data is not None:
             names = _model_targets(forecaster, targets, id_col)
-            frame = read_series(new_data, targets=names, time_col=time_col, id_col=id_col)
+            frame = read_series(
+                new_data,
+                targets=names,
+                time_col=time_col,
+                id_col=id_col,
+                dayfirst=dayfirst,
+                date_format=date_format,
+            )
             forecaster.update(frame.iloc[:, 0] if frame.shape[1] == 1 else frame)
         table = (
             forecaster.predict_quantiles(levels, horizon=horizon)

@@ -51,6 +51,23 @@ def data_options(command: F) -> F:
         click.option(
             "--id-col", help="Series id column of a long DATA file (one row per series and time)."
         ),
+        date_options,
+    )(command)
+
+
+def date_options(command: F) -> F:
+    """``--dayfirst/--monthfirst`` and ``--date-format``: how to read dates like 01/02/2024."""
+    return stacked(
+        click.option(
+            "--dayfirst/--monthfirst",
+            default=None,
+            help="Read dates like 01/02/2024 day-first (1 February) or month-first (2 "
+            "January); needed only when the data cannot tell.",
+        ),
+        click.option(
+            "--date-format",
+            help="The layout of the time column in strftime codes, e.g. '%d/%m/%Y %H:%M'.",
+        ),
     )(command)
 
 
@@ -154,6 +171,8 @@ def load_target_frame(
     targets: tuple[str, ...],
     time_col: str | None,
     id_col: str | None,
+    dayfirst: bool | None = None,
+    date_format: str | None = None,
 ) -> tuple[pd.DataFrame, str]:
     """The target columns from a file or a shipped dataset, and a name for the source."""
     if (data is None) == (dataset is None):
@@ -168,5 +187,12 @@ def load_target_frame(
                 f"{', '.join(names)}."
             )
         return select_targets(datasets.load(dataset), list(targets), source=dataset), dataset
-    frame = read_series(data, targets=list(targets), time_col=time_col, id_col=id_col)
+    frame = read_series(
+        data,
+        targets=list(targets),
+        time_col=time_col,
+        id_col=id_col,
+        dayfirst=dayfirst,
+        date_format=date_format,
+    )
     return frame, Path(data).name
