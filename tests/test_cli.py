@@ -279,3 +279,30 @@ def test_dates_whose_day_and_month_cannot_be_told_apart_need_an_answer(tmp_path)
     assert run("backtest", *args, "--out", tmp_path / "d").exit_code == 0
     result = run("backtest", *args, "--monthfirst", "--out", tmp_path / "e")
     assert result.exit_code == 1 and "day-first dates" in result.output
+
+
+def test_an_out_path_that_cannot_be_written_fails_before_any_work(tmp_path, monkeypatch):
+    from ssmcast.forecaster import SSMForecaster
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("fit ran before --out was checked")
+
+    monkeypatch.setattr(SSMForecaster, "fit", no_training)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run(
+        "fit", "--dataset", "seattle_weather", "--target", "temp_max", "--horizon", 7,
+        "--out", blocker / "sub" / "m.ssmcast",
+    )  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "Cannot write to --out" in result.output
+
+
+def test_an_out_folder_that_does_not_exist_is_created(tmp_path):
+    out = tmp_path / "new" / "nested"
+    result = run(
+        "backtest", "--dataset", "seattle_weather", "--target", "temp_max", "--model", "naive",
+        "--horizon", 7, "--compare", "", "--quiet", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "forecasts.csv").exists()

@@ -92,8 +92,26 @@ def list_option(name: str, default: str, help: str) -> Callable[[F], F]:
 
 
 def out_option(path: click.Path, help: str) -> Callable[[F], F]:
-    """``--out``, required: a folder or a file (:data:`OUT_FOLDER`, :data:`OUT_FILE`)."""
-    return click.option("--out", type=path, required=True, help=help)
+    """``--out``, required: a folder or a file (:data:`OUT_FOLDER`, :data:`OUT_FILE`).
+
+    The folder (or the file's folder) is created when the options are read, before any
+    work, so a path that cannot be written fails at once rather than after training.
+    """
+
+    def prepare(ctx, param, value):
+        if value is None:
+            return value
+        folder = Path(value) if path is OUT_FOLDER else Path(value).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DataError(
+                f"Cannot write to --out {value}: could not create the folder {folder} "
+                f"({err.strerror or err})."
+            ) from err
+        return value
+
+    return click.option("--out", type=path, required=True, help=help, callback=prepare)
 
 
 quiet_option = click.option("--quiet", is_flag=True, help="No progress output.")
