@@ -306,3 +306,61 @@ def test_an_out_folder_that_does_not_exist_is_created(tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (out / "forecasts.csv").exists()
+
+
+def test_utc_offsets_that_change_at_a_daylight_saving_switch_are_read_as_instants(tmp_path):
+    local = pd.date_range("2024-03-30 20:00", periods=30, freq="h", tz="Europe/Berlin")
+    path = tmp_path / "dst.csv"
+    pd.DataFrame({"time": [t.isoformat() for t in local], "T": np.arange(30.0)}).to_csv(
+        path, index=False
+    )  # offsets +01:00, then +02:00
+    result = run(
+        "backtest", path, "--target", "T", "--model", "naive", "--horizon", 1,
+        "--compare", "", "--quiet", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    forecasts = pd.read_csv(tmp_path / "out" / "forecasts.csv", parse_dates=["ds"])
+    # read in UTC: a regular hourly grid, no gap or repeat at the switch
+    assert (forecasts["yhat"].to_numpy() == forecasts["y"].to_numpy() - 1).all()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"time,T\n", "has no rows of data (only a header: time, T)"),
+        (b"", "is empty: it has no header and no rows"),
+        (bytes(range(256)) * 4, "is not a text CSV file"),
+    ],
+)
+def test_files_without_usable_rows_get_a_message_that_says_why(tmp_path, content, message):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    result = run(
+        "backtest", path, "--target", "T", "--model", "naive", "--horizon", 1, "--quiet",
+        "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_a_semicolon_separated_file_is_read(tmp_path):
+    time = pd.date_range("2024-01-01", periods=48, freq="h")
+    path = tmp_path / "semi.csv"
+    pd.DataFrame({"time": time.astype(str), "T": np.arange(48.0)}).to_csv(
+        path, sep=";", index=False
+    )
+    result = run(
+        "backtest", path, "--target", "T", "--model", "naive", "--horizon", 2, "--compare", "",
+        "--quiet", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--quantiles", "1.5"), ("--quantiles", "0.1,0.1"), ("--start", "1.5")]
+)
+def test_out_of_range_option_values_are_usage_errors(tmp_path, option, value):
+    result = run(
+        "backtest", "--dataset", "seattle_weather", "--target", "temp_max", "--model", "naive",
+        "--horizon", 7, "--quiet", "--out", tmp_path, option, value,
+    )  # fmt: skip
+    assert result.exit_code == 2 and f"Invalid value for {option}" in result.output

@@ -38,6 +38,7 @@ def series_data(draw, *, min_length=3, max_length=40):
     )
     if dtype != np.int64:
         missing = draw(st.lists(st.booleans(), min_size=length, max_size=length))
+        missing[0] = False  # an all-NaN series is refused (tested elsewhere)
         values[np.asarray(missing)] = np.nan
     # timestamps dropped from the inside (the first and last stay: they fix the grid)
     dropped = draw(st.sets(st.integers(1, length - 2), max_size=length // 3))
@@ -161,3 +162,50 @@ def test_covariates_are_matched_by_name_in_any_order(order):
     X = pd.DataFrame({name: np.full(5, float(ord(name))) for name in order}, index=time)
     aligned = to_covariates(X, layout=target.layout, time=target.time, names=("a", "b", "c", "d"))
     np.testing.assert_array_equal(aligned.values[0, 0], [97.0, 98.0, 99.0, 100.0])
+
+
+# --- the command line over malformed files: an exit code and a message, never a traceback
+
+
+@st.composite
+def csv_text(draw):
+    """A CSV-like file: a header, then rows of times and values, some of them broken."""
+    sep = draw(st.sampled_from([",", ";", "\t", "|"]))
+    header = draw(st.sampled_from([["time", "T"], ["date", "T", "X"], ["T"], ["time"], []]))
+    start = draw(st.sampled_from(["2024-03-01", "2024-03-30 20:00"]))  # the second: a DST switch
+    stamps = pd.date_range(start, periods=draw(st.integers(0, 30)), freq="h")
+    cell = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+        st.sampled_from(["", "NaN", "abc", "1e400", "-", "1,5", "01/02/2024"]),
+    )
+    lines = [sep.join(header)] if header else []
+    for stamp in stamps:
+        formats = [str(stamp), stamp.strftime("%d/%m/%Y %H:%M"), "not a time"]
+        formats.append(stamp.tz_localize("Europe/Berlin", nonexistent="shift_forward").isoformat())
+        time = draw(st.sampled_from(formats))
+        values = [draw(cell) for _ in range(max(len(header) - 1, 1))]
+        lines.append(sep.join([time, *values]))
+    if draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), draw(st.text(max_size=20)))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(csv_text().map(str.encode), st.binary(max_size=200)))
+def test_the_command_line_never_shows_a_traceback_for_a_malformed_file(tmp_path_factory, content):
+    from click.testing import CliRunner
+
+    from ssmcast.cli import cli
+
+    folder = tmp_path_factory.mktemp("cli")
+    path = folder / "data.csv"
+    path.write_bytes(content)
+    result = CliRunner().invoke(
+        cli,
+        ["backtest", str(path), "--target", "T", "--model", "naive", "--horizon", "1",
+         "--compare", "", "--quiet", "--out", str(folder / "out")],
+    )  # fmt: skip
+    if result.exit_code != 0:
+        # a click error (exit 1 or 2) raises SystemExit; anything else is a crash
+        assert isinstance(result.exception, SystemExit), (content, result.output)
+        assert result.exit_code in (1, 2) and "Error" in result.output

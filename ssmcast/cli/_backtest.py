@@ -94,7 +94,7 @@ def backtest_command(
     """
     from ssmcast.backtesting import backtest
 
-    levels = opt.parse_list(quantiles, "--quantiles", kind=float)
+    levels = opt.parse_levels(quantiles)
     references = opt.parse_list(compare, "--compare")
     accepted = reference_names()
     for ref in references:

@@ -44,8 +44,28 @@ def _read_frame(path: Path) -> pd.DataFrame:
             with xr.open_dataset(path) as ds:
                 return ds.load().to_dataframe().reset_index()
         if name.endswith(_CSV_SUFFIXES):
+            if name.endswith((".csv", ".txt", ".tsv")) and b"\x00" in path.read_bytes()[:8192]:
+                raise DataError(
+                    f"{path.name} is not a text CSV file (it holds binary data). Pass a CSV, "
+                    "Parquet or NetCDF file, with the suffix that names its type."
+                )
             sep = "\t" if name.endswith(".tsv") else ","
-            return pd.read_csv(path, sep=sep)
+            frame = pd.read_csv(path, sep=sep)
+            if frame.shape[1] == 1:  # another separator? the header tells
+                header = str(frame.columns[0])
+                other = next((c for c in (";", "\t", "|") if c in header and c != sep), None)
+                if other is not None:
+                    frame = pd.read_csv(path, sep=other)
+            return frame
+    except UnicodeDecodeError as err:
+        raise DataError(
+            f"{path.name} is not a text CSV file (byte {err.start} is not UTF-8 text). "
+            "Pass a CSV, Parquet or NetCDF file, with the suffix that names its type."
+        ) from err
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"{path.name} is empty: it has no header and no rows.") from err
+    except DataError:
+        raise
     except ImportError as err:
         raise DataError(
             f"Reading {path.name} needs an optional package: {err}. Install it (for example "
@@ -75,7 +95,12 @@ def find_time_column(frame: pd.DataFrame, time_col: str | None) -> str:
             return lowered[candidate]
     for column in frame.columns:
         if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
-            parsed = pd.to_datetime(frame[column].head(20), errors="coerce", format="mixed")
+            try:
+                parsed = pd.to_datetime(
+                    frame[column].head(20), errors="coerce", format="mixed", utc=True
+                )
+            except (ValueError, TypeError, OverflowError):
+                continue
             if parsed.notna().all():
                 return column
     raise DataError(
@@ -107,6 +132,9 @@ def read_series(
     if not path.exists():
         raise DataError(f"No such file: {path}")
     frame = _read_frame(path)
+    if len(frame) == 0:
+        header = ", ".join(map(str, frame.columns))
+        raise DataError(f"{path.name} has no rows of data (only a header: {header}).")
     time_col = find_time_column(frame, time_col)
     if id_col is not None and id_col not in frame.columns:
         raise DataError(
@@ -175,7 +203,22 @@ def parse_times(
                     "with --dayfirst or --monthfirst, or give --date-format (e.g. '%d/%m/%Y')."
                 )
             dayfirst = decided if decided is not None else dayfirst
-        times = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=bool(dayfirst))
+        # offsets that change (a daylight-saving switch) are read as the instants they name
+        with_offset = text.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z)\s*$", regex=True)
+        present = values.notna() & text.str.strip().ne("")
+        if with_offset.any() and not with_offset[present].all():
+            aware, naive = text[with_offset].iloc[0], text[present & ~with_offset].iloc[0]
+            raise DataError(
+                f"Column '{column}' mixes times with a UTC offset ({aware!r}) and without "
+                f"({naive!r}); write every time the same way."
+            )
+        times = pd.to_datetime(
+            text,
+            errors="coerce",
+            format="mixed",
+            dayfirst=bool(dayfirst),
+            utc=bool(with_offset.any()),
+        )
         how = "a time"
     if times.isna().any():
         bad = values[times.isna()].iloc[0]

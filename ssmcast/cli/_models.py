@@ -102,7 +102,7 @@ def predict_command(
     """Forecast from a saved model, after applying --update data if given."""
     from ssmcast.forecaster import SSMForecaster
 
-    levels = opt.parse_list(quantiles, "--quantiles", kind=float)
+    levels = opt.parse_levels(quantiles)
     try:
         forecaster = SSMForecaster.load(model_path)
         if new_data is not None:

@@ -165,7 +165,33 @@ def parse_start(text: str) -> float | int | pd.Timestamp:
             ) from err
     if value.is_integer() and not 0 < value < 1:
         return int(value)
+    if not 0 < value < 1:
+        raise click.BadParameter(
+            f"a fraction must lie strictly between 0 and 1 (0.8: the last 20%); got {text!r}. "
+            "Pass a whole number for a position, or a time.",
+            param_hint="--start",
+        )
     return value
+
+
+def parse_levels(text: str | None) -> list[float]:
+    """``--quantiles``: levels strictly between 0 and 1, each once (usage error otherwise).
+
+    Examples:
+        >>> parse_levels("0.1,0.5,0.9")
+        [0.1, 0.5, 0.9]
+    """
+    levels = parse_list(text, "--quantiles", kind=float)
+    bad = [v for v in levels if not 0 < v < 1]
+    if bad:
+        raise click.BadParameter(
+            f"quantile levels must lie strictly between 0 and 1 (e.g. 0.1,0.5,0.9); got "
+            f"{', '.join(f'{v:g}' for v in bad)}.",
+            param_hint="--quantiles",
+        )
+    if len(set(levels)) != len(levels):
+        raise click.BadParameter(f"each level once; got {text!r}.", param_hint="--quantiles")
+    return levels
 
 
 def parse_list(text: str | None, option: str, *, kind: Callable[[str], Any] = str) -> list:
