@@ -449,20 +449,38 @@ class SSMForecaster(BaseForecaster):
             # saved before covariates had names: they match by position, as they did then
             positions = tuple(f"#{i}" for i in range(int(fitted["num_covariates"])))
             meta = meta._replace(covariates=positions)
+        self._check_params()
         seasons = tuple(int(m) for m in fitted["seasons"])
         staleness = bool(fitted["staleness"])
-        network = self._build_network(
-            0,
-            input_dim=int(fitted["input_dim"]),
-            num_channels=meta.num_channels,
-            seasons=seasons,
-            staleness=staleness,
-        )
         # format 1 stored one network without a member axis; it becomes an ensemble of one
         stacked = fitted["members"] is not None
         size = int(fitted["members"]) if stacked else 1
         if size != self.ensemble_size:
             raise ValueError(f"it holds {size} members where ensemble_size is {self.ensemble_size}")
+
+        def build():
+            return self._build_network(
+                0,
+                input_dim=int(fitted["input_dim"]),
+                num_channels=meta.num_channels,
+                seasons=seasons,
+                staleness=staleness,
+            )
+
+        # the size the config names against the weights stored: first a lower bound (every
+        # block holds at least one d_model x d_model matrix), then the exact size, from the
+        # network's shapes alone (nothing allocated)
+        stored = len(members["params"])
+        implied = size * self.num_layers * self.d_model**2 * 4
+        if implied <= 2 * stored + 2**20:
+            shapes = jax.tree.leaves(nnx.state(nnx.eval_shape(build)))
+            implied = size * sum(4 * int(np.prod(leaf.shape)) for leaf in shapes)
+        if implied > 2 * stored + 2**20:
+            raise ValueError(
+                f"its settings name a network of at least {implied:,} bytes of weights, but "
+                f"it stores {stored:,}"
+            )
+        network = build()
         graphdef, params = training.stack_members([network] * size)
         if not stacked:
             params = jax.tree.map(lambda leaf: leaf[0], params)

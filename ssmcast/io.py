@@ -40,6 +40,8 @@ from flax import serialization
 from ssmcast._version import __version__
 
 __all__ = [
+    "MAX_CONFIG_BYTES",
+    "MAX_MEMBER_BYTES",
     "Archive",
     "check_path",
     "numbered_leaves",
@@ -51,6 +53,8 @@ __all__ = [
 ]
 
 _CONFIG = "config.json"
+MAX_MEMBER_BYTES = 2**31  # 2 GiB: far above any model ssmcast trains
+MAX_CONFIG_BYTES = 2**24  # 16 MiB of JSON: settings, scalers and the data's layout
 
 
 class Archive(NamedTuple):
@@ -160,7 +164,9 @@ def read_archive(
 
     Raises:
         ValueError: If the file is missing, not a zip archive, of another format, of a newer
-            format version, incomplete, truncated or corrupted.
+            format version, incomplete, truncated or corrupted, or if a member would inflate
+            beyond :data:`MAX_MEMBER_BYTES` (:data:`MAX_CONFIG_BYTES` for the config); the
+            sizes are checked before anything is inflated.
     """
     path = check_path(path, "load")
     if not path.exists():
@@ -172,6 +178,15 @@ def read_archive(
             names = set(archive.namelist())
             if _CONFIG not in names:
                 raise refuse(path, f"it is not {what} (no {_CONFIG}).")
+            for info in archive.infolist():  # before inflating anything
+                limit = MAX_CONFIG_BYTES if info.filename == _CONFIG else MAX_MEMBER_BYTES
+                if info.file_size > limit:
+                    raise refuse(
+                        path,
+                        f"its member {info.filename} would inflate to {info.file_size:,} bytes, "
+                        f"more than the limit of {limit:,} (ssmcast.io.MAX_MEMBER_BYTES, "
+                        "MAX_CONFIG_BYTES); it is not a file ssmcast wrote, or raise the limit.",
+                    )
             config = json.loads(archive.read(_CONFIG))
             _check_format(path, config, format, version, what)
             missing = [f"{m}.msgpack" for m in members if f"{m}.msgpack" not in names]

@@ -389,3 +389,34 @@ def test_baselines_refuse_a_forecast_longer_than_the_history_too():
         model.predict(horizon=49)
     later = pd.Series([1.0, 2.0], index=pd.date_range(y.index[-1], periods=3, freq="h")[1:])
     assert len(model.update(later).predict(horizon=50)) == 50  # updates count as seen
+
+
+def _rewrite_config(source, target, edit):
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(target, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                edit(config)
+                data = json.dumps(config).encode()
+            zout.writestr(item, data)
+
+
+def test_load_checks_cheap_limits_before_building_or_inflating(tmp_path, monkeypatch):
+    from ssmcast import io
+
+    good = tmp_path / "good.ssmcast"
+    fitted().save(good)
+    huge = tmp_path / "huge.ssmcast"  # the config names a far bigger network than stored
+    _rewrite_config(good, huge, lambda c: c["params"].update(d_model=4096, num_layers=64))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"name a network of at least [\d,]+ bytes of weights"):
+        SSMForecaster.load(huge)
+    assert time.perf_counter() - start < 5  # nothing of that size was built
+    bad = tmp_path / "bad.ssmcast"
+    _rewrite_config(good, bad, lambda c: c["params"].update(d_model=-3))
+    with pytest.raises(ValueError, match="'d_model'"):
+        SSMForecaster.load(bad)
+    monkeypatch.setattr(io, "MAX_MEMBER_BYTES", 1000)
+    with pytest.raises(ValueError, match=r"would inflate to [\d,]+ bytes, more than the limit"):
+        SSMForecaster.load(good)
