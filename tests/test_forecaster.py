@@ -420,3 +420,14 @@ def test_load_checks_cheap_limits_before_building_or_inflating(tmp_path, monkeyp
     monkeypatch.setattr(io, "MAX_MEMBER_BYTES", 1000)
     with pytest.raises(ValueError, match=r"would inflate to [\d,]+ bytes, more than the limit"):
         SSMForecaster.load(good)
+
+
+@pytest.mark.parametrize("factor", [1e-12, 1e9])
+def test_forecasts_scale_with_the_data_at_any_magnitude(factor):
+    y = temperature().iloc[-400:] + 30.0  # kelvin-like: no zero crossing
+    params = dict(horizon=6, ensemble_size=1, random_state=0, **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = SSMForecaster(**params).fit(y).predict_quantiles([0.1, 0.5, 0.9])
+        scaled = SSMForecaster(**params).fit(y * factor).predict_quantiles([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(scaled.to_numpy(), factor * base.to_numpy(), rtol=1e-3)

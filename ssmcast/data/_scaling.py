@@ -110,9 +110,10 @@ def fit_scaler(values: np.ndarray, *, rtol: float = 1e-6) -> Scaler:
     """Fit per-series, per-channel mean and standard deviation, ignoring NaN.
 
     The standard deviation is the population one (``ddof=0``). A series whose standard
-    deviation is at most ``rtol * max(1, |mean|)`` (constant, numerically constant or a single
-    observation) would blow up when divided by it; its ``std`` is set to ``max(1, |mean|)``
-    instead, which keeps scaled values of order one.
+    deviation is 0 or at most ``rtol * |mean|`` (constant, numerically constant or a single
+    observation) would blow up when divided by it; its ``std`` is set to ``|mean|`` instead
+    (1 when the mean is 0), which keeps scaled values of order one. The test is relative
+    only, so data of any magnitude (1e-12 or 1e12) keeps its own spread.
 
     Args:
         values: Array of shape ``(num_series, num_timesteps, num_channels)``; NaN is missing.
@@ -129,6 +130,9 @@ def fit_scaler(values: np.ndarray, *, rtol: float = 1e-6) -> Scaler:
         >>> scaler = fit_scaler(np.full((1, 4, 1), 20.0))  # a constant series
         >>> scaler.mean.tolist(), scaler.std.tolist()
         ([[20.0]], [[20.0]])
+        >>> tiny = fit_scaler(np.array([1.0, 2.0, 3.0]).reshape(1, 3, 1) * 1e-12)
+        >>> float(tiny.std[0, 0])  # its own spread, not 1
+        8.16496580927726e-13
     """
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 3:
@@ -148,8 +152,9 @@ def fit_scaler(values: np.ndarray, *, rtol: float = 1e-6) -> Scaler:
     mean = filled.sum(axis=1) / count
     centred = np.where(finite, values - mean[:, None, :], 0.0)
     std = np.sqrt((centred**2).sum(axis=1) / count)
-    reference = np.maximum(1.0, np.abs(mean))
-    std = np.where(std > rtol * reference, std, reference)
+    size = np.abs(mean)
+    reference = np.where(size > 0, size, 1.0)
+    std = np.where((std > rtol * size) & (std > 0), std, reference)
     if not math.isfinite(float(np.max(std))):
         raise ValueError("fit_scaler: values are too large to standardise in float64.")
     return Scaler(mean, std)
