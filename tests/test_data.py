@@ -607,3 +607,30 @@ def test_complex_values_are_refused_not_cut_to_their_real_part():
     y = to_panel(pd.Series(np.arange(6.0), time))
     with pytest.raises(TypeError, match=r"`X` must hold real numbers"):
         align_covariates(pd.DataFrame({"x": values}, index=time), layout=y.layout, time=y.time)
+
+
+def test_time_zone_mismatches_are_refused_and_other_zones_read_as_instants():
+    time = pd.date_range("2024-01-01", periods=48, freq="h")
+    naive = to_panel(pd.Series(np.arange(48.0), time))
+    aware = to_panel(pd.Series(np.arange(48.0), time.tz_localize("UTC")))
+    later = pd.date_range("2024-01-03", periods=2, freq="h")
+    with pytest.raises(ValueError, match=r"`y_new` has timestamps in the time zone UTC, but"):
+        to_update_panel(
+            pd.Series([1.0, 2.0], later.tz_localize("UTC")),
+            layout=naive.layout,
+            cutoff=naive.cutoff,
+            freq="h",
+        )
+    with pytest.raises(ValueError, match=r"without a time zone, but .*tz_localize\('UTC'\)"):
+        to_update_panel(
+            pd.Series([1.0, 2.0], later), layout=aware.layout, cutoff=aware.cutoff, freq="h"
+        )
+    # another zone names the same instants: read on the fitted clock
+    tokyo = later.tz_localize("UTC").tz_convert("Asia/Tokyo")
+    panel = to_update_panel(
+        pd.Series([1.0, 2.0], tokyo), layout=aware.layout, cutoff=aware.cutoff, freq="h"
+    )
+    assert str(panel.time.tz) == "UTC" and panel.time[0] == pd.Timestamp("2024-01-03", tz="UTC")
+    X = pd.DataFrame({"a": np.arange(48.0)}, index=time.tz_localize("UTC"))
+    with pytest.raises(ValueError, match=r"`X` has timestamps in the time zone UTC"):
+        align_covariates(X, layout=naive.layout, time=naive.time)

@@ -303,6 +303,9 @@ def to_update_panel(
     )
     check_finite(values, time, layout.labels(), name)
     cutoff = pd.Timestamp(cutoff)
+    check_same_zone(time, cutoff.tz, name, "the data passed to fit")
+    if time.tz is not None:
+        time = time.tz_convert(cutoff.tz)  # the same instants, on the fitted clock
     if time[0] <= cutoff:
         raise ValueError(
             f"`{name}` starts at {time[0]}, which is not after the end of the data already "
@@ -342,6 +345,27 @@ def _check_even_ends(y_new: pd.DataFrame, layout: LongLayout, end: pd.Timestamp,
             "are missing values to the model), or hold back the other series' rows until "
             "these arrive."
         )
+
+
+def check_same_zone(time: pd.DatetimeIndex, tz, name: str, other: str) -> None:
+    """Refuse naive timestamps where the reference's are zone-aware, and the reverse.
+
+    Examples:
+        >>> naive = pd.date_range("2024-01-01", periods=2, freq="h")
+        >>> check_same_zone(naive.tz_localize("UTC"), None, "y_new", "the data passed to fit")
+        Traceback (most recent call last):
+        ...
+        ValueError: `y_new` has timestamps in the time zone UTC, but the data passed to fit has timestamps without a time zone; ...
+    """  # noqa: E501
+    if (time.tz is None) == (tz is None):
+        return  # both naive, or both instants (read in the reference's zone by the callers)
+    if tz is None:
+        fix = "drop the zone with `.tz_convert(None)` (UTC) or `.tz_localize(None)` (local)"
+    else:
+        fix = f"give them its zone with `.tz_localize({str(tz)!r})`"
+    mine = "without a time zone" if time.tz is None else f"in the time zone {time.tz}"
+    theirs = "without a time zone" if tz is None else f"in the time zone {tz}"
+    raise ValueError(f"`{name}` has timestamps {mine}, but {other} has timestamps {theirs}; {fix}.")
 
 
 def _span(time: pd.DatetimeIndex) -> str:
@@ -455,7 +479,11 @@ def to_covariates(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MissingTimestampsWarning)
         covariates = to_panel(X, freq=time.freq, name=name, **options)
-    if not covariates.time.equals(time):
+    check_same_zone(covariates.time, time.tz, name, target)
+    covariate_time = covariates.time
+    if covariate_time.tz is not None:
+        covariate_time = covariate_time.tz_convert(time.tz)
+    if not covariate_time.equals(time):
         raise ValueError(
             f"{target} covers {_span(time)} but `{name}` covers {_span(covariates.time)}; they "
             f"must cover the same timestamps. Select them, e.g. "
