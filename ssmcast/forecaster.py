@@ -73,8 +73,9 @@ class SSMForecaster(BaseForecaster):
         state_dim: States per SSM layer; the layer's default when None.
         max_epochs: Most training epochs (each about one pass over the training range).
         batch_size: Training segments per step.
-        segment_length: Time steps per training segment; when None, 256 or twice the longest
-            season, whichever is longer (at most 1024).
+        segment_length: Time steps per training segment; when None, 256 or three times the
+            longest season, whichever is longer (at most 1024). The first season of each
+            segment (at most half of it) feeds the state and is not scored.
         learning_rate: Peak learning rate (the SSM parameters use a third of it).
         validation_fraction: Share of the observations held out at the end for early
             stopping (counted in observed values, so an outage does not empty the tail).
