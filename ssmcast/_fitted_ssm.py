@@ -69,6 +69,8 @@ class SSMState(NamedTuple):
         staleness: Whether the network reads the time since the last observation.
         scale_factor: Per-lead factor ``(horizon,)`` on the network's forecast spread, from
             the calibration at fit; None for none.
+        seed: The integer seed the fit used (drawn from ``random_state`` when that is None
+            or a ``RandomState``).
     """
 
     graphdef: Any
@@ -86,6 +88,7 @@ class SSMState(NamedTuple):
     seasons: tuple[int, ...] = ()
     staleness: bool = False
     scale_factor: np.ndarray | None = None
+    seed: int | None = None
 
 
 def _calibrated(state: SSMState, scale):

@@ -310,6 +310,7 @@ class SSMForecaster(BaseForecaster):
             seasons=seasons,
             staleness=bool(self.staleness),
             scale_factor=factor,
+            seed=seed,
         )
 
     def _seasons(self, freq) -> tuple[int, ...]:
@@ -408,7 +409,11 @@ class SSMForecaster(BaseForecaster):
             if state.scale_factor is None
             else [float(v) for v in state.scale_factor],
         }
-        config = {"estimator": type(self).__name__, "params": self.get_params(), "fitted": fitted}
+        params = self.get_params()
+        if not (params["random_state"] is None or isinstance(params["random_state"], int)):
+            # a RandomState cannot be written as JSON: save the seed it gave this fit
+            params["random_state"] = state.seed
+        config = {"estimator": type(self).__name__, "params": params, "fitted": fitted}
         trees = {
             "params": nnx.to_pure_dict(state.params),
             "state": io.numbered_leaves((state.carry, (state.loc, state.scale))),

@@ -431,3 +431,19 @@ def test_forecasts_scale_with_the_data_at_any_magnitude(factor):
         base = SSMForecaster(**params).fit(y).predict_quantiles([0.1, 0.5, 0.9])
         scaled = SSMForecaster(**params).fit(y * factor).predict_quantiles([0.1, 0.5, 0.9])
     np.testing.assert_allclose(scaled.to_numpy(), factor * base.to_numpy(), rtol=1e-3)
+
+
+def test_a_model_seeded_by_a_random_state_object_saves_the_seed_it_used(tmp_path):
+    from sklearn.base import clone
+
+    y = temperature().iloc[-300:]
+    params = dict(horizon=4, ensemble_size=1, random_state=np.random.RandomState(5), **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = SSMForecaster(**params).fit(y)
+        f.save(tmp_path / "m.ssmcast")
+        g = SSMForecaster.load(tmp_path / "m.ssmcast")
+        seed = g.get_params()["random_state"]
+        assert isinstance(seed, int)
+        refit = clone(g).fit(y)  # the saved seed rebuilds the same model
+    pd.testing.assert_series_equal(refit.predict(), f.predict())
