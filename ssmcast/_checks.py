@@ -118,11 +118,12 @@ def check_real(
     return number
 
 
-def check_seed(value: object, owner: str) -> int | None:
+def check_seed(value: object, owner: str, *, draw: bool = True) -> int | None:
     """A ``random_state`` as an int seed: None, an int, or a ``numpy.random.RandomState``.
 
     A ``RandomState`` (what scikit-learn accepts) gives a seed drawn from it, so the same
-    state gives the same seed.
+    state gives the same seed; with ``draw=False`` it is only checked (None is returned)
+    and its state is left alone.
 
     Examples:
         >>> check_seed(3, "SSMForecaster")
@@ -137,9 +138,9 @@ def check_seed(value: object, owner: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, np.random.RandomState):
-        return int(value.randint(2**31 - 1))
+        return int(value.randint(2**31 - 1)) if draw else None
     if isinstance(value, np.random.Generator):
-        return int(value.integers(2**31 - 1))
+        return int(value.integers(2**31 - 1)) if draw else None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
             f"The 'random_state' parameter of {owner} must be None, an int or a "

@@ -223,7 +223,7 @@ class SSMForecaster(BaseForecaster):
         check_real(
             self.learning_rate, "learning_rate", "SSMForecaster", minimum=0, include_minimum=False
         )
-        check_seed(self.random_state, "SSMForecaster")
+        check_seed(self.random_state, "SSMForecaster", draw=False)
 
     def _min_length(self, panel: Panel) -> tuple[int, str]:
         return 2 * self.horizon + 2, f" to learn forecasts {self.horizon} steps ahead"
@@ -280,8 +280,7 @@ class SSMForecaster(BaseForecaster):
                 stacklevel=3,
             )
             result = err.result
-        graphdef, _ = training.stack_members(networks[:1])
-        params = result.params
+        graphdef, params = nnx.split(networks[0])[0], result.params  # members share the graph
         forecast, carry = ensemble_pass(graphdef, params, x, panel.dt(), mask)
         last = (np.asarray(forecast.loc[:, -1]), np.asarray(forecast.scale[:, -1]))
         if not all(np.isfinite(a).all() for a in last):

@@ -38,6 +38,7 @@ FORECASTERS: list[Callable[[], object]] = [
         max_epochs=1,
         batch_size=2,
         segment_length=32,
+        ensemble_size=1,
         random_state=0,
         progress=False,
     ),

@@ -16,7 +16,16 @@ from flax import serialization
 from ssmcast import backtest, datasets
 from ssmcast.forecaster import SSMForecaster
 
-TINY = dict(d_model=8, num_layers=1, max_epochs=2, batch_size=4, segment_length=64, progress=False)
+# one network: the ensemble's own tests are in test_ensemble.py
+TINY = dict(
+    d_model=8,
+    num_layers=1,
+    max_epochs=2,
+    batch_size=4,
+    segment_length=64,
+    ensemble_size=1,
+    progress=False,
+)
 
 
 @functools.cache
@@ -322,7 +331,7 @@ def test_covariates_are_matched_by_name_and_refused_when_unknown(tmp_path):
     y, X = frame["TEMP"], frame[["DEWP", "PRES"]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        f = SSMForecaster(horizon=6, ensemble_size=1, random_state=0, **TINY).fit(y, X)
+        f = SSMForecaster(horizon=6, random_state=0, **TINY).fit(y, X)
     assert f.fitted_.meta.covariates == ("DEWP", "PRES")
     future = pd.date_range(y.index[-1] + pd.Timedelta(hours=1), periods=12, freq="h")
     X_future = pd.DataFrame(
@@ -357,7 +366,7 @@ def test_covariates_given_to_a_model_fitted_without_them_are_refused():
 
 def test_training_that_diverges_keeps_a_model_that_forecasts_finite_values():
     y = temperature().iloc[-600:]
-    f = SSMForecaster(horizon=6, learning_rate=1e3, ensemble_size=2, random_state=0, **TINY)
+    f = SSMForecaster(horizon=6, learning_rate=1e3, random_state=0, **{**TINY, "ensemble_size": 2})
     with pytest.warns(RuntimeWarning, match="diverged"):
         f.fit(y)
     forecast = f.predict()
@@ -425,7 +434,7 @@ def test_load_checks_cheap_limits_before_building_or_inflating(tmp_path, monkeyp
 @pytest.mark.parametrize("factor", [1e-12, 1e9])
 def test_forecasts_scale_with_the_data_at_any_magnitude(factor):
     y = temperature().iloc[-400:] + 30.0  # kelvin-like: no zero crossing
-    params = dict(horizon=6, ensemble_size=1, random_state=0, **TINY)
+    params = dict(horizon=6, random_state=0, **TINY)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         base = SSMForecaster(**params).fit(y).predict_quantiles([0.1, 0.5, 0.9])
@@ -437,7 +446,7 @@ def test_a_model_seeded_by_a_random_state_object_saves_the_seed_it_used(tmp_path
     from sklearn.base import clone
 
     y = temperature().iloc[-300:]
-    params = dict(horizon=4, ensemble_size=1, random_state=np.random.RandomState(5), **TINY)
+    params = dict(horizon=4, random_state=np.random.RandomState(5), **TINY)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         f = SSMForecaster(**params).fit(y)
