@@ -174,6 +174,7 @@ def least_squares_mix(
     count = np.zeros((horizon, num_channels))
     first = max((0, *seasons))
     t = np.arange(num_timesteps)
+    backs = [np.asarray(lead_lags(season, horizon)) for season in seasons]
     for series in values:
         observed = ~np.isnan(series)
         index = np.where(observed, t[:, None], -1)
@@ -184,7 +185,7 @@ def least_squares_mix(
             if origins.size == 0:
                 continue
             last = filled[origins]  # (N, C)
-            cands = [filled[origins - int(back)] for back in lead_lags_np(seasons, k)]
+            cands = [filled[origins - int(back[k - 1])] for back in backs]
             cands.append(np.zeros_like(last))
             diff = np.stack(cands, axis=-1) - last[..., None]  # (N, C, J)
             target = series[origins + k] - last  # (N, C)
@@ -203,11 +204,6 @@ def least_squares_mix(
             penalty = ridge * max(np.trace(a) / num_candidates, 1e-12)
             mix[k, :, c] = np.linalg.solve(a + penalty * np.eye(num_candidates), moment[k, c])
     return mix
-
-
-def lead_lags_np(seasons, lead: int) -> list[int]:
-    """Steps back of each season's candidate for one lead (see :func:`lead_lags`)."""
-    return [season * math.ceil(lead / season) - lead for season in seasons]
 
 
 def time_since_observed(mask, dt):
