@@ -21,7 +21,13 @@ from ssmcast.data import to_covariates, to_panel
 
 FREQS = ("h", "30min", "D", "10min")
 ZONES = (None, "UTC", "Asia/Tokyo")  # no daylight saving: every grid step is one `freq`
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so a failure is reproducible and CI is stable
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @st.composite
@@ -80,7 +86,9 @@ def test_a_wide_frame_keeps_its_columns_in_order(data, columns):
     time, values, keep = data
     rng = np.random.default_rng(len(columns))
     block = np.stack([values * (i + 1) for i in range(len(columns))], axis=1)
-    block = np.where(rng.random(block.shape) < 0.1, np.nan, block.astype(np.float64))
+    holes = rng.random(block.shape) < 0.1
+    holes[0] = False  # the first row stays observed: an all-NaN column is refused
+    block = np.where(holes, np.nan, block.astype(np.float64))
     y = pd.DataFrame(block[keep], index=time[keep], columns=columns)
     back = _panel(y, freq=time.freq).restore()
     assert list(back.columns) == columns and back.index.equals(time)
