@@ -333,7 +333,7 @@ def _neuralforecast(name: str):
 
 
 def contestants(smoke: bool = False) -> dict[str, Contestant]:
-    tiny = {"d_model": 8, "num_layers": 2, "max_epochs": 1} if smoke else {}
+    tiny = {"d_model": 8, "num_layers": 1, "max_epochs": 1, "ensemble_size": 1} if smoke else {}
     out = {
         f"ssmcast {model}": Contestant(
             f"ssmcast {model}", "ssmcast", _ssmcast_backtest(_ssm(model, **tiny)), seeded=True

@@ -42,8 +42,8 @@ def make_forecaster(horizon: int) -> SSMForecaster:
     """The default model for real use; a tiny one in fast mode."""
     if FAST:
         return SSMForecaster(
-            horizon=horizon, d_model=8, num_layers=1, max_epochs=EPOCHS, random_state=0,
-            progress=False,
+            horizon=horizon, d_model=8, num_layers=1, ensemble_size=1, max_epochs=EPOCHS,
+            random_state=0, progress=False,
         )  # fmt: skip
     return SSMForecaster(horizon=horizon, max_epochs=EPOCHS, random_state=0)
 

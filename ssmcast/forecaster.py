@@ -49,6 +49,7 @@ _FORMAT_1_PARAMS = {
     "calibrate": False,
     "segment_length": 256,
     "ensemble_size": 1,
+    "clip_outliers": None,
 }
 _MEMBERS = ("params", "state")
 
@@ -94,6 +95,11 @@ class SSMForecaster(BaseForecaster):
             covers 80% of the last ``validation_fraction`` of the fitted observations (at
             least the last 10%): a split-conformal recalibration, by a factor between 0.5
             and 4 per lead.
+        clip_outliers: Values farther than this many robust standard deviations (from the
+            interquartile range) from their series' median are read clipped to that
+            distance, in training and in updates, and do not inflate the scaling; fitting on
+            such values warns. Forecasts stay in the data's units. None reads every value
+            as it is.
         ensemble_size: Networks trained together from different seeds (one vmapped
             computation) and combined as an equal mixture: the forecast is their mean and
             the spread adds their disagreement to their own. More members give steadier
@@ -118,7 +124,9 @@ class SSMForecaster(BaseForecaster):
     Examples:
         >>> from ssmcast import SSMForecaster, datasets
         >>> temp = datasets.load("beijing")["TEMP"].loc["2014-10-01":"2014-11-30"]
-        >>> f = SSMForecaster(horizon=6, d_model=8, max_epochs=1, random_state=0, progress=False)
+        >>> f = SSMForecaster(
+        ...     horizon=6, d_model=8, max_epochs=1, ensemble_size=1, random_state=0, progress=False
+        ... )
         >>> f.fit(temp).predict().index[0]
         Timestamp('2014-12-01 00:00:00')
         >>> f.predict_quantiles([0.1, 0.9]).shape
@@ -145,6 +153,7 @@ class SSMForecaster(BaseForecaster):
         seasons: str | tuple[int, ...] = "auto",
         staleness: bool = True,
         calibrate: bool = True,
+        clip_outliers: float | None = 20.0,
         ensemble_size: int = 4,
         random_state: int | None = None,
         progress: bool = True,
@@ -166,6 +175,7 @@ class SSMForecaster(BaseForecaster):
         self.seasons = seasons
         self.staleness = staleness
         self.calibrate = calibrate
+        self.clip_outliers = clip_outliers
         self.ensemble_size = ensemble_size
         self.random_state = random_state
         self.progress = progress
@@ -223,6 +233,15 @@ class SSMForecaster(BaseForecaster):
         check_real(
             self.learning_rate, "learning_rate", "SSMForecaster", minimum=0, include_minimum=False
         )
+        if self.clip_outliers is not None:
+            check_real(
+                self.clip_outliers,
+                "clip_outliers",
+                "SSMForecaster",
+                minimum=0,
+                include_minimum=False,
+                example="clip_outliers=20.0, or None for no clipping",
+            )
         check_seed(self.random_state, "SSMForecaster", draw=False)
 
     def _min_length(self, panel: Panel) -> tuple[int, str]:
@@ -234,8 +253,14 @@ class SSMForecaster(BaseForecaster):
         seed = check_seed(self.random_state, "SSMForecaster")
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
-        scaler = fit_scaler(panel.values)
-        covariate_scaler = None if covariates is None else fit_scaler(covariates)
+        clip = None if self.clip_outliers is None else float(self.clip_outliers)
+        scaler = fit_scaler(panel.values, clip=clip)
+        _warn_clipped(scaler, panel.values, panel.layout.labels(), "y", clip)
+        covariate_scaler = None
+        if covariates is not None:
+            covariate_scaler = fit_scaler(covariates, clip=clip)
+            names = [f"column {i}" for i in range(covariates.shape[-1])]
+            _warn_clipped(covariate_scaler, covariates, names * len(covariates), "X", clip)
         x, mask = encode(scaler, covariate_scaler, panel.values, panel.time, panel.freq, covariates)
         seasons = self._seasons(panel.freq)
         networks = [
@@ -441,6 +466,8 @@ class SSMForecaster(BaseForecaster):
             fitted, params = config["fitted"], config["params"]
             if config["format_version"] == 1:
                 fitted, params = {**_FORMAT_1, **fitted}, {**_FORMAT_1_PARAMS, **params}
+            # saved before outliers were clipped: its scaler reads every value as it is
+            params = {"clip_outliers": None, **params}
             forecaster = cls(**params)
             forecaster.fitted_ = forecaster._restore(fitted, archive.members)
         except (KeyError, TypeError, ValueError) as err:
@@ -540,3 +567,21 @@ def _finite_factor(values, horizon: int) -> np.ndarray:
     if factor.shape != (horizon,) or not (np.isfinite(factor).all() and (factor > 0).all()):
         raise ValueError(f"the scale factors are not {horizon} positive finite numbers")
     return factor
+
+
+def _warn_clipped(scaler: Scaler, values: np.ndarray, labels: list[str], name: str, clip) -> None:
+    """Warn when fitting reads values of ``name`` clipped as outliers (see ``clip_outliers``)."""
+    counts = scaler.num_clipped(values).ravel()
+    if not counts.any():
+        return
+    where = [f"{labels[i]} ({counts[i]})" for i in np.flatnonzero(counts)]
+    shown = ", ".join(where[:5]) + (f", ... ({len(where)} in all)" if len(where) > 5 else "")
+    warnings.warn(
+        f"`{name}` has {int(counts.sum())} values farther than clip_outliers={clip:g} robust "
+        f"standard deviations from their series' median, in {shown}. The network reads them "
+        "clipped to that distance and they do not inflate the scaling; forecasts stay in the "
+        "data's units. Check them for sensor errors, or pass clip_outliers=None to read them "
+        "as they are.",
+        UserWarning,
+        stacklevel=4,
+    )

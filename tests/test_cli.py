@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from ssmcast import __version__, datasets, registry
+from ssmcast import SSMForecaster, __version__, datasets, registry
 from ssmcast.backtesting import REFERENCES
 from ssmcast.cli import cli
 from ssmcast.cli._models import _model_targets
@@ -137,10 +137,10 @@ def test_fit_then_predict_with_update(beijing_csv, tmp_path):
     model = tmp_path / "temp.ssmcast"
     result = run(
         "fit", tmp_path / "history.csv", "--target", "TEMP", "--horizon", 6, "--max-epochs", 1,
-        "--quiet", "--out", model,
+        "--ensemble-size", 1, "--quiet", "--out", model,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert model.exists()
+    assert SSMForecaster.load(model).ensemble_size == 1
     out = tmp_path / "forecast.csv"
     result = run(
         "predict", model, "--update", tmp_path / "new.csv", "--quantiles", "0.1,0.5,0.9",
@@ -177,7 +177,8 @@ def test_predict_refuses_a_file_that_is_not_a_model(tmp_path):
 def test_backtest_ssm_model_one_pass(beijing_csv, tmp_path):
     result = backtest(
         beijing_csv, "--target", "TEMP", "--model", "s5", "--horizon", 12, "--max-epochs", 1,
-        "--start", "2014-04-20", "--compare", "naive", "--quiet", "--out", tmp_path,
+        "--ensemble-size", 2, "--start", "2014-04-20", "--compare", "naive", "--quiet",
+        "--out", tmp_path,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     metrics = pd.read_csv(tmp_path / "metrics.csv")

@@ -574,10 +574,49 @@ def test_scaler_constant_and_bad_input():
     assert single.std.item() == 3.0
     with pytest.raises(ValueError, match="no"):
         fit_scaler(np.full((1, 3, 1), np.nan))
-    with pytest.raises(ValueError, match="exactly the keys"):
+    with pytest.raises(ValueError, match="expects a dict with the keys"):
         Scaler.from_dict({"mean": [[1.0]]})
+    with pytest.raises(ValueError, match="lower <= upper"):
+        Scaler.from_dict({"mean": [[1.0]], "std": [[1.0]], "lower": [[2.0]], "upper": [[1.0]]})
     with pytest.raises(ValueError, match="positive 'std'"):
         Scaler.from_dict({"mean": [[1.0]], "std": [[0.0]]})
+
+
+def test_robust_scaler_matches_a_per_series_reference_and_resists_one_outlier(beijing):
+    temp = beijing[["TEMP", "DEWP"]].to_numpy(float).T[..., None].copy()  # 2 series
+    temp[1, ::7] = np.nan
+    clean = fit_scaler(temp, clip=20.0)
+    # no value is that far out: exactly the plain statistics, no value clipped
+    plain = fit_scaler(temp)
+    np.testing.assert_array_equal(clean.mean, plain.mean)
+    np.testing.assert_array_equal(clean.std, plain.std)
+    assert clean.num_clipped(temp).sum() == 0
+    spiky = temp.copy()
+    spiky[0, 100, 0], spiky[1, 201, 0] = 1e9, -1e7
+    robust = fit_scaler(spiky, clip=20.0)
+    for s in range(2):  # the reference: median and IQR/1.349 per series, a winsorised mean/std
+        v = spiky[s, :, 0][~np.isnan(spiky[s, :, 0])]
+        q1, median, q3 = np.percentile(v, [25, 50, 75])
+        reach = 20.0 * (q3 - q1) / 1.3489795
+        w = v[(v >= median - reach) & (v <= median + reach)]
+        np.testing.assert_allclose([robust.lower[s, 0], robust.upper[s, 0]],
+                                   [median - reach, median + reach])  # fmt: skip
+        np.testing.assert_allclose([robust.mean[s, 0], robust.std[s, 0]], [w.mean(), w.std()])
+        # the outlier barely moves the statistics
+        np.testing.assert_allclose(robust.std[s, 0], plain.std[s, 0], rtol=1e-3)
+    assert robust.num_clipped(spiky).ravel().tolist() == [1, 1]
+    scaled = robust.transform(spiky)
+    assert np.nanmax(np.abs(scaled)) < 40 and np.isnan(scaled[1, ::7]).all()
+    back = Scaler.from_dict(json.loads(json.dumps(robust.to_dict())))
+    np.testing.assert_array_equal(back.transform(spiky), scaled)
+    # a series that is mostly one value (rain) falls back on wider quantile ranges
+    rain = np.zeros((1, 1000, 1))
+    rain[0, ::10, 0] = np.arange(100.0)
+    assert np.isfinite(fit_scaler(rain, clip=20.0).upper).all()
+    # all one value but a glitch: no spread to judge by, so nothing is clipped
+    flat = np.full((1, 500, 1), 3.0)
+    flat[0, 7, 0] = 1e6
+    assert not fit_scaler(flat, clip=20.0).clips
 
 
 def test_layout_from_dict_refuses_garbage():

@@ -82,7 +82,14 @@ def test_learns_to_beat_persistence_on_real_temperature():
     # A small budget on three months of real data: the model must learn the daily cycle.
     y = datasets.load("beijing")["TEMP"].loc["2014-08-01":"2014-11-30"]
     f = SSMForecaster(
-        "s5", 24, d_model=16, num_layers=2, max_epochs=6, random_state=0, progress=False
+        "s5",
+        24,
+        d_model=16,
+        num_layers=2,
+        max_epochs=6,
+        ensemble_size=2,
+        random_state=0,
+        progress=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -440,6 +447,34 @@ def test_forecasts_scale_with_the_data_at_any_magnitude(factor):
         base = SSMForecaster(**params).fit(y).predict_quantiles([0.1, 0.5, 0.9])
         scaled = SSMForecaster(**params).fit(y * factor).predict_quantiles([0.1, 0.5, 0.9])
     np.testing.assert_allclose(scaled.to_numpy(), factor * base.to_numpy(), rtol=1e-3)
+
+
+def test_one_extreme_outlier_neither_moves_the_scale_nor_blows_up_the_forecast():
+    y = temperature().iloc[-400:]
+    spiky = y.copy()
+    spiky.iloc[200] = 1e9  # a sensor glitch in the middle of the data
+    params = dict(horizon=6, random_state=0, **TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clean = SSMForecaster(**params).fit(y)
+    with pytest.warns(UserWarning, match=r"1 values farther than clip_outliers=20"):
+        f = SSMForecaster(**params).fit(spiky)
+    np.testing.assert_allclose(f.scaler_.std, clean.scaler_.std, rtol=0.05)
+    forecast = f.predict_quantiles([0.1, 0.5, 0.9]).to_numpy()
+    assert np.isfinite(forecast).all()
+    low, high = y.min() - 10, y.max() + 10
+    assert ((forecast > low) & (forecast < high)).all(), forecast
+    # a glitch in an update is read clipped too: the forecast stays in range
+    glitch = pd.Series([1e9], index=[y.index[-1] + pd.Timedelta(hours=1)])
+    after = f.update(glitch).predict().to_numpy()
+    assert np.isfinite(after).all() and (np.abs(after) < 1e4).all()
+    # clip_outliers=None reads every value as it is (the old behaviour)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        raw = SSMForecaster(clip_outliers=None, **params).fit(spiky)
+    assert raw.scaler_.std.item() > 1e6
+    with pytest.raises(ValueError, match="clip_outliers"):
+        SSMForecaster(clip_outliers=-1.0).fit(y)
 
 
 def test_a_model_seeded_by_a_random_state_object_saves_the_seed_it_used(tmp_path):

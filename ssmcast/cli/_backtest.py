@@ -85,7 +85,7 @@ def metrics_table(result, references: dict[str, object], model: str) -> pd.DataF
 @opt.quiet_option
 def backtest_command(
     data, dataset, targets, time_col, id_col, dayfirst, date_format, model, horizon, start,
-    stride, refit, quantiles, compare, max_epochs, seed, out, quiet,
+    stride, refit, quantiles, compare, max_epochs, ensemble_size, seed, out, quiet,
 ):  # fmt: skip
     """Backtest a model over rolling origins and score it by lead time against baselines.
 
@@ -110,7 +110,12 @@ def backtest_command(
     start = opt.parse_start(start)
     check_horizon_fits(frame.index, start, horizon)
     forecaster = opt.make_forecaster(
-        model, horizon=horizon, max_epochs=max_epochs, seed=seed, quiet=quiet
+        model,
+        horizon=horizon,
+        max_epochs=max_epochs,
+        ensemble_size=ensemble_size,
+        seed=seed,
+        quiet=quiet,
     )
     if not quiet:
         click.echo(

@@ -43,7 +43,7 @@ def _write_table(table, path: Path) -> None:
 @opt.quiet_option
 def fit_command(
     data, dataset, targets, time_col, id_col, dayfirst, date_format, model, horizon, max_epochs,
-    seed, out, quiet,
+    ensemble_size, seed, out, quiet,
 ):  # fmt: skip
     """Fit an SSM model on DATA (or --dataset) and save it to --out."""
     frame, source = opt.load_target_frame(
@@ -51,7 +51,12 @@ def fit_command(
     )
     y = frame.iloc[:, 0] if frame.shape[1] == 1 else frame
     forecaster = opt.make_forecaster(
-        model, horizon=horizon, max_epochs=max_epochs, seed=seed, quiet=quiet
+        model,
+        horizon=horizon,
+        max_epochs=max_epochs,
+        ensemble_size=ensemble_size,
+        seed=seed,
+        quiet=quiet,
     )
     try:
         with warnings.catch_warnings():

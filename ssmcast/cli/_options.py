@@ -118,7 +118,7 @@ quiet_option = click.option("--quiet", is_flag=True, help="No progress output.")
 
 
 def training_options(*, ssm_only: bool = False) -> Callable[[F], F]:
-    """``--max-epochs`` and ``--seed`` of a trained model.
+    """``--max-epochs``, ``--ensemble-size`` and ``--seed`` of a trained model.
 
     Args:
         ssm_only: Whether the command also runs baselines, which take neither: the help
@@ -127,21 +127,34 @@ def training_options(*, ssm_only: bool = False) -> Callable[[F], F]:
     scope = " for SSM models" if ssm_only else ""
     return stacked(
         click.option("--max-epochs", type=click.IntRange(min=1), help=f"Training epochs{scope}."),
+        click.option(
+            "--ensemble-size",
+            type=click.IntRange(min=1),
+            help=f"Networks trained together and averaged{scope} [default: 4]; 1 trains about "
+            "four times faster on a CPU.",
+        ),
         click.option("--seed", type=int, default=0, show_default=True, help=f"Random seed{scope}."),
     )
 
 
 def make_forecaster(
-    name: str, *, horizon: int, max_epochs: int | None, seed: int | None, quiet: bool
+    name: str,
+    *,
+    horizon: int,
+    max_epochs: int | None,
+    seed: int | None,
+    quiet: bool,
+    ensemble_size: int | None = None,
 ) -> BaseForecaster:
     """The forecaster behind a ``--model`` name, with the command line's settings.
 
-    Trained models get the horizon, seed, progress and (when given) epochs; baselines only
-    the horizon.
+    Trained models get the horizon, seed, progress and (when given) epochs and ensemble size;
+    baselines only the horizon.
     """
     if registry.get(name).kind != "model":
         return registry.make(name, horizon=horizon)
-    params = {} if max_epochs is None else {"max_epochs": max_epochs}
+    given = {"max_epochs": max_epochs, "ensemble_size": ensemble_size}
+    params = {key: value for key, value in given.items() if value is not None}
     return registry.make(name, horizon=horizon, random_state=seed, progress=not quiet, **params)
 
 
