@@ -128,6 +128,7 @@ class FitMeta(NamedTuple):
         """Plain JSON types (read back by :meth:`from_dict`)."""
         return {
             "cutoff": self.cutoff.isoformat(),
+            "tz": _zone_name(self.cutoff),
             "freq": self.freq.freqstr,
             "layout": self.layout.to_dict(),
             "num_series": int(self.num_series),
@@ -144,8 +145,13 @@ class FitMeta(NamedTuple):
         Raises:
             KeyError, TypeError, ValueError: If ``data`` is not such output.
         """
+        cutoff = pd.Timestamp(data["cutoff"])
+        if data.get("tz") is not None:  # the named zone (the ISO text keeps only its offset)
+            if cutoff.tz is None:
+                raise ValueError(f"a cutoff without an offset in the time zone {data['tz']!r}")
+            cutoff = cutoff.tz_convert(str(data["tz"]))
         return cls(
-            cutoff=pd.Timestamp(data["cutoff"]),
+            cutoff=cutoff,
             freq=pd.tseries.frequencies.to_offset(data["freq"]),
             layout=Layout.from_dict(data["layout"]),
             num_series=int(data["num_series"]),
@@ -385,3 +391,26 @@ class BaseForecaster(BaseEstimator):
             X, layout=self.layout_, time=time, name=name, target=target, names=names
         )
         return None if covariates is None else covariates.values
+
+
+def _zone_name(time: pd.Timestamp) -> str | None:
+    """The name of ``time``'s time zone, as pandas reads it back; None for a naive time.
+
+    A zone that pandas cannot read back by name (a ``dateutil`` zone object) gives None: the
+    ISO text of the time then keeps its offset only.
+
+    Examples:
+        >>> _zone_name(pd.Timestamp("2024-07-01", tz="Europe/Berlin"))
+        'Europe/Berlin'
+        >>> _zone_name(pd.Timestamp("2024-07-01")) is None
+        True
+    """
+    tz = time.tz
+    if tz is None:
+        return None
+    name = str(getattr(tz, "key", None) or getattr(tz, "zone", None) or tz)
+    try:
+        time.tz_convert(name)
+    except Exception:  # a name pandas cannot read back is no name
+        return None
+    return name

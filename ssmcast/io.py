@@ -29,6 +29,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -135,9 +136,28 @@ def check_path(path: object, method: str) -> Path:
     return Path(path)
 
 
+class _Refused(ValueError):
+    """A file that cannot be loaded, for a reason already put in words."""
+
+
+# What a damaged zip file raises on reading: bad headers or checksums, deflate streams that
+# do not decode, flags that claim an encryption or a compression method that is not there,
+# and config text that is not UTF-8 or not JSON (both ValueErrors)
+_CORRUPTED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    KeyError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+)
+
+
 def refuse(path, what: str) -> ValueError:
     """The error for a file that cannot be loaded: ``Cannot load PATH: WHAT``."""
-    return ValueError(f"Cannot load {path}: {what}")
+    return _Refused(f"Cannot load {path}: {what}")
 
 
 def read_archive(
@@ -193,7 +213,9 @@ def read_archive(
             if missing:
                 raise refuse(path, f"the file is incomplete (missing {', '.join(missing)}).")
             blobs = {m: archive.read(f"{m}.msgpack") for m in members}
-    except (zipfile.BadZipFile, EOFError, OSError, json.JSONDecodeError, KeyError) as err:
+    except _Refused:
+        raise
+    except _CORRUPTED as err:
         raise refuse(path, f"the file is truncated or corrupted ({err}).") from err
     return Archive(path, config, blobs)
 

@@ -115,6 +115,32 @@ def test_save_and_load_predict_exactly_the_same(tmp_path):
         assert sorted(archive.namelist()) == ["config.json", "params.msgpack", "state.msgpack"]
 
 
+def test_a_model_in_a_named_time_zone_loads_in_that_zone(tmp_path):
+    # Berlin switches to winter time on 2014-10-26: the zone's name must survive saving (its
+    # offset alone would put forecasts after the switch an hour off in local time)
+    y = temperature().loc["2014-10-01":"2014-10-24"].tz_localize("Europe/Berlin")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = SSMForecaster(horizon=6, random_state=0, **TINY).fit(y)
+    f.save(tmp_path / "berlin.ssmcast")
+    g = SSMForecaster.load(tmp_path / "berlin.ssmcast")
+    assert str(g.cutoff_.tz) == "Europe/Berlin"
+    pd.testing.assert_series_equal(g.predict(horizon=60), f.predict(horizon=60))
+    assert str(g.predict().index.tz) == "Europe/Berlin"
+
+
+def test_a_damaged_compressed_member_is_refused(tmp_path):
+    good = tmp_path / "good.ssmcast"
+    fitted().save(good)
+    data = bytearray(good.read_bytes())
+    start = data.index(b"params.msgpack") + len(b"params.msgpack") + 40
+    data[start] ^= 0xFF  # inside the deflate stream of the weights
+    bad = tmp_path / "bad.ssmcast"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"Cannot load .*bad.ssmcast: the file is truncated"):
+        SSMForecaster.load(bad)
+
+
 @pytest.mark.parametrize("path", [None, 3, b"model.ssmcast", ""])
 def test_save_and_load_need_a_path(path):
     with pytest.raises(TypeError, match=r"'path' argument of save must be a file path"):
