@@ -191,3 +191,23 @@ def test_outages_hide_inputs_but_keep_the_targets():
     gap_sum, gap_count = sequence_loss(model, x, jnp.ones(40), mask, loss="mae", input_mask=hidden)
     assert int(gap_count) == int(full_count)  # the hidden values are still targets
     assert float(gap_sum) > float(full_sum)  # persistence across the gap is stale
+
+
+def test_padding_to_a_bucket_length_changes_nothing_and_shares_the_compilation(monkeypatch):
+    from ssmcast.training import _fit, _steps
+
+    y = _sine(num_timesteps=201)
+    y[0, 150:160] = np.nan  # a gap inside, so the mask matters
+    config = _config(epochs=3, val_fraction=0.2)
+    padded = fit(_model(), y, config=config)
+    assert _fit.bucket_length(201) == 224  # 201 steps train and validate padded to 224
+    monkeypatch.setattr(_fit, "bucket_length", lambda n: n)  # the unpadded reference
+    plain = fit(_model(), y, config=config)
+    monkeypatch.undo()
+    np.testing.assert_allclose(padded.history["val_loss"], plain.history["val_loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(padded.params), jax.tree.leaves(plain.params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    # a few more steps fall in the same bucket: no new compilation of the epoch
+    compiled = _steps.train_members._cache_size()
+    fit(_model(), _sine(num_timesteps=210), config=config)
+    assert _steps.train_members._cache_size() == compiled

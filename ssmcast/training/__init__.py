@@ -7,13 +7,15 @@ is averaged over every observed (origin, lead, output) target. Parameters form t
 groups: the SSM parameters (:class:`~ssmcast.layers.SSMParam`) with a lower learning rate and
 no weight decay, and the rest with AdamW; both share warm-up, cosine decay and global
 gradient clipping. A whole epoch is one jitted :func:`jax.lax.scan` of pure train steps.
-Early stopping watches a time-ordered validation tail. Everything here takes arrays; the
-estimator wraps it with pandas.
+Early stopping watches a time-ordered validation tail. The arrays are padded to a bucket
+length (:func:`bucket_length`), so fits on data of similar lengths share one compilation.
+Everything here takes arrays; the estimator wraps it with pandas.
 """
 
 from ssmcast.training._fit import (
     TrainingDivergedError,
     TrainResult,
+    bucket_length,
     check_arrays,
     fit,
     fit_ensemble,
@@ -34,6 +36,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingDivergedError",
+    "bucket_length",
     "check_arrays",
     "fit",
     "fit_ensemble",
