@@ -65,7 +65,7 @@ def saved(tmp_path_factory):
     return _Saved(path.read_bytes())
 
 
-@settings(SETTINGS, max_examples=10)  # each example fits a model
+@settings(SETTINGS, max_examples=6)  # each example fits a model
 @given(
     st.lists(LABELS, min_size=1, max_size=3, unique_by=str),
     st.sampled_from([None, "UTC", "Asia/Kolkata"]),
