@@ -224,6 +224,24 @@ def test_small_updates_equal_one_large_update(make, kind):
         np.testing.assert_allclose(_values(a), _values(b), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["series", "wide"])
+def test_one_row_updates_equal_one_large_update(make, kind):
+    # One row at the next timestamp takes the streaming path (cheap checks, no grid
+    # building); a block of rows takes the general one. Both must give the same state.
+    stop = TRAIN + 12
+    once = make().fit(layout_data(kind)).update(layout_data(kind, TRAIN, stop))
+    rows = make().fit(layout_data(kind))
+    for start in range(TRAIN, stop):
+        rows.update(layout_data(kind, start, start + 1))
+    assert once.cutoff_ == rows.cutoff_ == temp(0, stop).index[-1]
+    for a, b in (
+        (once.predict(), rows.predict()),
+        (once.predict_quantiles(LEVELS), rows.predict_quantiles(LEVELS)),
+    ):
+        assert type(a) is type(b) and a.index.equals(b.index)
+        np.testing.assert_allclose(_values(a), _values(b), rtol=1e-12)
+
+
 def test_update_moves_the_forecast(make):
     forecaster = make().fit(temp()).update(temp(TRAIN, TRAIN + 24))
     assert forecaster.cutoff_ == temp(0, TRAIN + 24).index[-1]

@@ -263,7 +263,9 @@ def test_a_model_saved_by_ssmcast_0_1_loads_and_predicts_as_it_did():
     assert g.get_params()["seasons"] == () and g.get_params()["calibrate"] is False
     np.testing.assert_allclose(g.predict(horizon=9).to_numpy(), expected["predict"], rtol=1e-6)
     q = g.predict_quantiles([0.1, 0.9]).to_numpy()
-    np.testing.assert_allclose(q, expected["q"], rtol=1e-6)
+    # quantiles are now loc + scale * z in float64 NumPy (0.1 did it in float32 under XLA):
+    # they agree to float32 rounding of the network's outputs (about 1e-6 degrees here)
+    np.testing.assert_allclose(q, expected["q"], rtol=1e-6, atol=1e-5)
 
 
 def test_update_makes_a_new_fitted_value_and_leaves_the_old_one_alone():

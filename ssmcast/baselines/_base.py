@@ -13,6 +13,7 @@ new state and never writes into the old one.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -38,6 +39,30 @@ def frozen(state: _State) -> _State:
         if isinstance(value, np.ndarray):
             value.flags.writeable = False
     return state
+
+
+# id(history) -> (weak reference to the fitted history, {(horizon, levels): offsets}). The
+# residual quantiles depend only on what ``fit`` saw (``update`` keeps the same ``history``
+# array in every new state), so a stream of ``update`` + ``predict_quantiles`` computes them
+# once instead of re-scoring the whole history at every call.
+_OFFSETS: dict[int, tuple[Any, dict]] = {}
+
+
+def _cached_offsets(history: np.ndarray, key: tuple, compute: Callable[[], np.ndarray]):
+    """``compute()`` once per fitted history and key; later calls return a read-only copy."""
+    entry = _OFFSETS.get(id(history))
+    if entry is None or entry[0]() is not history:
+        ident = id(history)
+        entry = (weakref.ref(history, lambda _: _OFFSETS.pop(ident, None)), {})
+        _OFFSETS[ident] = entry
+    memo = entry[1]
+    if key not in memo:
+        if len(memo) >= 16:  # many horizons or level sets: keep the newest few
+            memo.pop(next(iter(memo)))
+        offsets = compute()
+        offsets.flags.writeable = False
+        memo[key] = offsets
+    return memo[key]
 
 
 def state_attribute(name: str, doc: str) -> property:
@@ -91,11 +116,15 @@ class _Baseline(BaseForecaster):
 
     def _predict_quantiles(self, fitted: Fitted, horizon: int, levels, covariates) -> np.ndarray:
         state = fitted.state
-        offsets = residual_quantiles(
+        offsets = _cached_offsets(
             state.history,
-            self._insample(state),
-            horizon,
-            levels,
-            labels=fitted.meta.layout.labels(),
+            (type(self), horizon, tuple(levels)),
+            lambda: residual_quantiles(
+                state.history,
+                self._insample(state),
+                horizon,
+                levels,
+                labels=fitted.meta.layout.labels(),
+            ),
         )
         return self._forecast(fitted, horizon)[..., None] + offsets

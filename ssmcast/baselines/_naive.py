@@ -25,6 +25,8 @@ __all__ = ["Naive", "NaiveState", "SeasonalNaive", "SeasonalState"]
 
 def _latest(values: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """The last observed value of ``values`` per series and channel, else ``previous``."""
+    if values.shape[1] == 1:  # the streaming case
+        return np.where(np.isnan(values[:, 0]), previous, values[:, 0])
     value, _ = last_observed(values)
     return np.where(np.isnan(value), previous, value)
 
@@ -168,6 +170,11 @@ class SeasonalNaive(_Baseline):
         )
 
     def _advance(self, state: SeasonalState, values: np.ndarray) -> SeasonalState:
+        if values.shape[1] == 1:  # the streaming case: one slot of the ring buffer
+            buffer = state.buffer.copy()
+            slot = state.num_steps % state.season_length
+            buffer[:, slot] = np.where(np.isnan(values[:, 0]), buffer[:, slot], values[:, 0])
+            return state._replace(buffer=buffer, last=_latest(values, state.last))
         seasonal = seasonal_last_observed(values, state.num_steps, state.season_length)
         return state._replace(
             buffer=np.where(np.isnan(seasonal), state.buffer, seasonal),

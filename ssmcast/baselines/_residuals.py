@@ -55,6 +55,9 @@ def last_observed(values: np.ndarray, axis: int = 1) -> tuple[np.ndarray, np.nda
         >>> value.tolist(), position.tolist()
         ([[2.0]], [[1]])
     """
+    if values.shape[axis] == 1:  # one step (the streaming case): itself, if observed
+        value = np.take(values, 0, axis=axis)
+        return value, np.where(np.isnan(value), -1, 0)
     observed = ~np.isnan(values)
     size = values.shape[axis]
     position = size - 1 - np.argmax(np.flip(observed, axis=axis), axis=axis)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -28,7 +29,8 @@ class CalendarFeatures(NamedTuple):
 
 def _time_and_offset(time, freq, function: str) -> tuple[pd.DatetimeIndex, pd.DateOffset]:
     """The index and its frequency as an offset (``freq``, else the index's own)."""
-    time = pd.DatetimeIndex(time)
+    if type(time) is not pd.DatetimeIndex:
+        time = pd.DatetimeIndex(time)
     if freq is None:
         freq = time.freq
     if freq is None:
@@ -65,6 +67,34 @@ def calendar_feature_names(freq: object) -> tuple[str, ...]:
     return tuple(f"{cycle}_{part}" for cycle in cycles for part in ("sin", "cos"))
 
 
+@lru_cache(maxsize=64)
+def _feature_names(offset) -> tuple[str, ...]:
+    return calendar_feature_names(offset)
+
+
+def _phases(time: pd.DatetimeIndex, cycles: set[str]) -> dict[str, np.ndarray]:
+    """The phase in [0, 1) of each calendar cycle at each timestamp, on the wall clock.
+
+    Computed with integer arithmetic on the timestamps (whole seconds, as an hour, minute and
+    second reading gives), so one timestamp costs microseconds, not the pandas field accessors'
+    hundreds of them: the streaming path calls this once per new observation.
+    """
+    wall = time.tz_localize(None) if time.tz is not None else time  # read on its own clock
+    seconds = np.asarray(wall.values).astype("datetime64[s]").view(np.int64)
+    days = seconds // 86_400  # floor: right for dates before 1970 too
+    day_fraction = (seconds - days * 86_400) / 86_400
+    phases = {"hour": day_fraction}
+    if "dow" in cycles:
+        phases["dow"] = ((days + 3) % 7 + day_fraction) / 7  # 1970-01-01 was a Thursday (3)
+    if "doy" in cycles:
+        years = days.astype("datetime64[D]").astype("datetime64[Y]")
+        day_of_year = days - years.astype("datetime64[D]").view(np.int64)  # from 0
+        year = years.view(np.int64) + 1970
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        phases["doy"] = (day_of_year + day_fraction) / np.where(leap, 366.0, 365.0)
+    return phases
+
+
 def calendar_features(time: pd.DatetimeIndex, freq: object = None) -> CalendarFeatures:
     r"""Sine and cosine of the calendar cycles at each timestamp.
 
@@ -95,16 +125,8 @@ def calendar_features(time: pd.DatetimeIndex, freq: object = None) -> CalendarFe
         [0.0, 1.0, 0.0]
     """
     time, offset = _time_and_offset(time, freq, "calendar_features")
-    names = calendar_feature_names(offset)
-    day_fraction = (
-        time.hour.to_numpy() + time.minute.to_numpy() / 60 + time.second.to_numpy() / 3600
-    ) / 24
-    phases = {
-        "hour": day_fraction,
-        "dow": (time.day_of_week.to_numpy() + day_fraction) / 7,
-        "doy": (time.day_of_year.to_numpy() - 1 + day_fraction)
-        / np.where(time.is_leap_year, 366.0, 365.0),
-    }
+    names = _feature_names(offset)
+    phases = _phases(time, {name.split("_")[0] for name in names})
     columns = []
     for feature in names:
         cycle, part = feature.split("_")

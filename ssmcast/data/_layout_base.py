@@ -174,8 +174,8 @@ class Layout(abc.ABC):
 
 
 def rename_time(time: pd.DatetimeIndex, name: Hashable) -> pd.DatetimeIndex:
-    """A copy of ``time`` named ``name``."""
-    return pd.DatetimeIndex(time, name=name)
+    """``time`` named ``name`` (indexes are immutable: the values are shared, not copied)."""
+    return time.rename(name)
 
 
 # --- JSON encoding ------------------------------------------------------------------------

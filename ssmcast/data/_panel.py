@@ -17,6 +17,8 @@ from ssmcast.data._frequency import future_index, infer_freq, parse_freq, regula
 from ssmcast.data._layout_base import Layout
 from ssmcast.data._layouts_pandas import (
     LongLayout,
+    SeriesLayout,
+    WideLayout,
     extract_long,
     extract_series,
     extract_wide,
@@ -298,11 +300,14 @@ def to_update_panel(
         ([4.0, 5.0], Timestamp('2024-01-01 03:00:00'))
     """
     offset = parse_freq(freq)
+    cutoff = pd.Timestamp(cutoff)
+    panel = _next_step(y_new, layout, cutoff, offset)
+    if panel is not None:
+        return panel
     values, time, _ = _extract(
         y_new, name=name, columns="channels", id_col=None, time_col=None, time_dim=None, like=layout
     )
     check_finite(values, time, layout.labels(), name)
-    cutoff = pd.Timestamp(cutoff)
     check_same_zone(time, cutoff.tz, name, "the data passed to fit")
     if time.tz is not None:
         time = time.tz_convert(cutoff.tz)  # the same instants, on the fitted clock
@@ -326,6 +331,46 @@ def to_update_panel(
     if len(grid) > len(time):
         _warn_gaps(name, grid, time, offset)
     return Panel(_scatter(values, time, grid), grid, offset, layout, len(grid) - len(time))
+
+
+def _next_step(y_new: Any, layout: Layout, cutoff: pd.Timestamp, offset: BaseOffset):
+    """The panel of the streaming case, checked in microseconds; None for any other input.
+
+    The common update is one row at the next timestamp: a Series of the fitted name, or a
+    wide frame with the fitted columns in the fitted order, of plain numbers (NaN allowed,
+    not infinity), on the fitted clock. That is checked here without the general path's
+    index validation, grid building and reordering. Anything else (several rows, another
+    order, a gap, a time zone to convert, a bad value) returns None and takes the general
+    path, which accepts or refuses it with its full messages.
+    """
+    kind = type(y_new)
+    if kind is pd.Series:
+        if type(layout) is not SeriesLayout or len(y_new) != 1:
+            return None
+        if y_new.name is not None and y_new.name != layout.name:
+            return None
+    elif kind is pd.DataFrame:
+        if type(layout) is not WideLayout or y_new.shape != (1, len(layout.columns)):
+            return None
+        if not y_new.columns.equals(layout.columns):
+            return None
+    else:
+        return None
+    time = y_new.index
+    if type(time) is not pd.DatetimeIndex or time.tz != cutoff.tz:
+        return None
+    if time[0] != cutoff + offset:
+        return None
+    values = y_new.to_numpy()
+    if values.dtype.kind not in "fiu":  # object, bool, complex, text: the general path
+        return None
+    values = values.astype(np.float64, copy=False)
+    if np.isinf(values).any():
+        return None
+    shape = (layout.num_series, 1, layout.num_channels)
+    if kind is pd.DataFrame and layout.columns_are == "series":
+        values = values.T
+    return Panel(values.reshape(shape), time, offset, layout, 0)
 
 
 def _check_even_ends(y_new: pd.DataFrame, layout: LongLayout, end: pd.Timestamp, name: str):

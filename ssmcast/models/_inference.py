@@ -15,7 +15,9 @@ model shape compiles once per input shape.
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +25,73 @@ import numpy as np
 from flax import nnx
 
 from ssmcast.models._distributions import Forecast
+
+
+class _Static:
+    """A network's graph and parameter tree structure, hashed once: ``jit``'s static argument.
+
+    ``jax.jit`` hashes its static arguments at every call, and hashing an ``nnx.GraphDef``
+    walks the whole graph (about 0.4 ms for the default network). This wrapper computes the
+    hash once; two wrappers are equal when their graphs and trees are, so equal networks share
+    their compiled programs as before.
+    """
+
+    __slots__ = ("_hash", "graphdef", "treedef")
+
+    def __init__(self, graphdef, treedef) -> None:
+        self.graphdef = graphdef
+        self.treedef = treedef
+        self._hash = hash((graphdef, treedef))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, _Static):
+            return NotImplemented
+        if self.graphdef is other.graphdef and self.treedef == other.treedef:
+            return True
+        return (
+            self._hash == other._hash
+            and self.treedef == other.treedef
+            and self.graphdef == other.graphdef
+        )
+
+    def params(self, leaves):
+        """The parameters (``nnx.State``) back from their leaves (inside ``jit``)."""
+        return jax.tree.unflatten(self.treedef, leaves)
+
+
+# id(params) -> (weak reference to params, its _Static, its leaves). A fitted model calls the
+# same jitted pass on the same parameters many times (every update); flattening an
+# ``nnx.State`` and hashing the graph are most of the cost of a one-step call, so both are done
+# once per parameter object. Entries go when their parameters are garbage collected.
+_FLAT: dict[int, tuple[Any, _Static, list]] = {}
+
+
+def _flat(graphdef, params) -> tuple[_Static, list]:
+    """The static argument and the leaves of ``params``, computed once per parameter object."""
+    key = id(params)
+    hit = _FLAT.get(key)
+    if hit is not None and hit[0]() is params and hit[1].graphdef is graphdef:
+        return hit[1], hit[2]
+    leaves, treedef = jax.tree.flatten(params)
+    static = _Static(graphdef, treedef)
+    try:
+        ref = weakref.ref(params, lambda _, key=key: _FLAT.pop(key, None))
+    except TypeError:  # parameters that cannot be weakly referenced are not cached
+        return static, leaves
+    _FLAT[key] = (ref, static, leaves)
+    return static, leaves
+
+
+def _float32(a):
+    """An input as float32 (NumPy arrays stay NumPy: ``jit`` moves them to the device)."""
+    return a.astype(jnp.float32) if isinstance(a, jax.Array) else np.asarray(a, np.float32)
+
+
+def _bool(a):
+    return a.astype(bool) if isinstance(a, jax.Array) else np.asarray(a, bool)
 
 
 def _parallel_body(graphdef, params, x, dt, mask):
@@ -35,7 +104,9 @@ def _parallel_body(graphdef, params, x, dt, mask):
     return jax.vmap(one)(x, mask)
 
 
-_parallel = jax.jit(_parallel_body, static_argnames=("graphdef",))
+@partial(jax.jit, static_argnames=("static",))
+def _parallel(static, leaves, x, dt, mask):
+    return _parallel_body(static.graphdef, static.params(leaves), x, dt, mask)
 
 
 def parallel_pass(graphdef, params, x, dt, mask):
@@ -53,9 +124,7 @@ def parallel_pass(graphdef, params, x, dt, mask):
         ``scale`` have shape ``(num_series, num_timesteps, horizon, output_dim)``, and the
         batched recurrent state.
     """
-    return _parallel(
-        graphdef, params, jnp.asarray(x, jnp.float32), jnp.asarray(dt, jnp.float32), mask
-    )
+    return _parallel(*_flat(graphdef, params), _float32(x), _float32(dt), _bool(mask))
 
 
 def _advance_body(graphdef, params, state, x, dt, mask):
@@ -76,7 +145,9 @@ def _advance_body(graphdef, params, state, x, dt, mask):
     return jax.vmap(one)(state, x, mask)
 
 
-_advance = jax.jit(_advance_body, static_argnames=("graphdef",))
+@partial(jax.jit, static_argnames=("static",))
+def _advance(static, leaves, state, x, dt, mask):
+    return _advance_body(static.graphdef, static.params(leaves), state, x, dt, mask)
 
 
 def advance(graphdef, params, state, x, dt, mask):
@@ -94,14 +165,7 @@ def advance(graphdef, params, state, x, dt, mask):
         ``(state, forecast)``: the state after the last step and the forecast from it, with
         ``loc`` and ``scale`` of shape ``(num_series, horizon, output_dim)``.
     """
-    return _advance(
-        graphdef,
-        params,
-        state,
-        jnp.asarray(x, jnp.float32),
-        jnp.asarray(dt, jnp.float32),
-        jnp.asarray(mask, bool),
-    )
+    return _advance(*_flat(graphdef, params), state, _float32(x), _float32(dt), _bool(mask))
 
 
 def mixture(forecast: Forecast) -> Forecast:
@@ -122,8 +186,9 @@ def mixture(forecast: Forecast) -> Forecast:
     return Forecast(loc, jnp.sqrt(jnp.mean(jnp.square(forecast.scale), axis=0) + spread))
 
 
-@partial(jax.jit, static_argnames=("graphdef",))
-def _ensemble_parallel(graphdef, params, x, dt, mask):
+@partial(jax.jit, static_argnames=("static",))
+def _ensemble_parallel(static, leaves, x, dt, mask):
+    graphdef, params = static.graphdef, static.params(leaves)
     forecast, state = jax.vmap(lambda p: _parallel_body(graphdef, p, x, dt, mask))(params)
     return mixture(forecast), state
 
@@ -136,13 +201,12 @@ def ensemble_pass(graphdef, params, x, dt, mask):
         shape ``(num_series, num_timesteps, horizon, output_dim)``, and the recurrent states
         of every member (leading axes: member, series).
     """
-    return _ensemble_parallel(
-        graphdef, params, jnp.asarray(x, jnp.float32), jnp.asarray(dt, jnp.float32), mask
-    )
+    return _ensemble_parallel(*_flat(graphdef, params), _float32(x), _float32(dt), _bool(mask))
 
 
-@partial(jax.jit, static_argnames=("graphdef",))
-def _ensemble_advance(graphdef, params, state, x, dt, mask):
+@partial(jax.jit, static_argnames=("static",))
+def _ensemble_advance(static, leaves, state, x, dt, mask):
+    graphdef, params = static.graphdef, static.params(leaves)
     state, forecast = jax.vmap(lambda p, s: _advance_body(graphdef, p, s, x, dt, mask))(
         params, state
     )
@@ -158,12 +222,7 @@ def ensemble_advance(graphdef, params, state, x, dt, mask):
         output_dim)``.
     """
     return _ensemble_advance(
-        graphdef,
-        params,
-        state,
-        jnp.asarray(x, jnp.float32),
-        jnp.asarray(dt, jnp.float32),
-        jnp.asarray(mask, bool),
+        *_flat(graphdef, params), state, _float32(x), _float32(dt), _bool(mask)
     )
 
 
