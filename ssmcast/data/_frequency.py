@@ -19,6 +19,7 @@ __all__ = ["future_index", "infer_freq", "nominal_step", "regular_grid", "season
 _DAY = pd.Timedelta(days=1)
 # Nominal lengths of the calendar offsets that have no fixed duration.
 _CALENDAR_DAYS = {
+    "Day": 1.0,  # a calendar day in pandas 3.0, which pd.Timedelta refuses (3.1 accepts it)
     "BusinessDay": 1.0,
     "Week": 7.0,
     "MonthBegin": 365.25 / 12,
@@ -71,6 +72,8 @@ def nominal_step(freq: object) -> pd.Timedelta:
         Timedelta('0 days 00:30:00')
         >>> nominal_step("MS").days
         30
+        >>> nominal_step("D")  # a calendar offset in pandas 3.0
+        Timedelta('1 days 00:00:00')
     """
     offset = parse_freq(freq)
     try:
