@@ -69,6 +69,8 @@ class SSMState(NamedTuple):
             the calibration at fit; None for none.
         seed: The integer seed the fit used (drawn from ``random_state`` when that is None
             or a ``RandomState``).
+        devices: The devices the fit trained on (data parallel when several); a loaded
+            model lists the default devices.
     """
 
     graphdef: Any
@@ -87,6 +89,7 @@ class SSMState(NamedTuple):
     staleness: bool = False
     scale_factor: np.ndarray | None = None
     seed: int | None = None
+    devices: tuple = ()
 
 
 def _calibrated(state: SSMState, scale):

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 from flax import nnx
+from sklearn.base import clone
 
 from ssmcast import io, training
 from ssmcast._checks import check_int, check_real, check_seed
@@ -106,6 +107,13 @@ class SSMForecaster(BaseForecaster):
             forecasts across seeds, at about proportional training time on a CPU.
         random_state: Seed of the initialisation and training; random when None.
         progress: Show a progress bar while training.
+        devices: Devices to train on, data parallel: None for every device of the default
+            backend, an int for the first n, or a list of ``jax.Device``. Each step's batch
+            of segments is split over them (see :func:`ssmcast.training.fit_ensemble`), so
+            the forecasts match a one-device fit up to float rounding. Under
+            ``jax.distributed.initialize``, None spans every process's devices and each
+            process fits on its own share of the series (same timestamps); they train one
+            model together and each keeps the state of its own series.
 
     Attributes:
         fitted_: Everything the fit learned, as one value: the shared
@@ -120,6 +128,7 @@ class SSMForecaster(BaseForecaster):
         num_gaps_: Missing timestamps inserted as NaN rows at ``fit``.
         scaler_: The per-series, per-channel scaling statistics.
         input_dim_: Network inputs: targets, covariates and calendar features.
+        devices_: The devices the fit trained on (a loaded model: the default devices).
 
     Examples:
         >>> from ssmcast import SSMForecaster, datasets
@@ -157,6 +166,7 @@ class SSMForecaster(BaseForecaster):
         ensemble_size: int = 4,
         random_state: int | None = None,
         progress: bool = True,
+        devices: int | list | None = None,
     ):
         self.model = model
         self.horizon = horizon
@@ -179,6 +189,7 @@ class SSMForecaster(BaseForecaster):
         self.ensemble_size = ensemble_size
         self.random_state = random_state
         self.progress = progress
+        self.devices = devices
 
     capabilities: ClassVar[Capabilities] = Capabilities(
         one_pass_backtest=True, quantiles=True, covariates=True, save=True
@@ -193,6 +204,17 @@ class SSMForecaster(BaseForecaster):
     scaler_ = fitted_attribute("scaler", "The target scaling statistics.", part="state")
     input_dim_ = fitted_attribute("input_dim", "Network inputs.", part="state")
     num_covariates_ = fitted_attribute("num_covariates", "Covariate columns.", part="state")
+    devices_ = fitted_attribute("devices", "The devices the fit trained on.", part="state")
+
+    def __sklearn_clone__(self) -> SSMForecaster:
+        """An unfitted copy; a list of devices is shared, not copied (devices cannot be)."""
+        if not isinstance(self.devices, (list, tuple)):
+            return super().__sklearn_clone__()
+        params = self.get_params(deep=False)
+        params = {
+            name: clone(value, safe=False) for name, value in params.items() if name != "devices"
+        }
+        return type(self)(**params, devices=list(self.devices))
 
     # --- checks ----------------------------------------------------------------------------
 
@@ -243,6 +265,7 @@ class SSMForecaster(BaseForecaster):
                 example="clip_outliers=20.0, or None for no clipping",
             )
         check_seed(self.random_state, "SSMForecaster", draw=False)
+        training.resolve_devices(self.devices)
 
     def _min_length(self, panel: Panel) -> tuple[int, str]:
         return 2 * self.horizon + 2, f" to learn forecasts {self.horizon} steps ahead"
@@ -253,6 +276,9 @@ class SSMForecaster(BaseForecaster):
         seed = check_seed(self.random_state, "SSMForecaster")
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31))
+        devices = training.resolve_devices(self.devices)
+        mesh = training.make_mesh(devices)
+        seed = training.agree(seed)  # several processes train one model from one seed
         clip = None if self.clip_outliers is None else float(self.clip_outliers)
         scaler = fit_scaler(panel.values, clip=clip)
         _warn_clipped(scaler, panel.values, panel.layout.labels(), "y", clip)
@@ -262,6 +288,9 @@ class SSMForecaster(BaseForecaster):
             names = [f"column {i}" for i in range(covariates.shape[-1])]
             _warn_clipped(covariate_scaler, covariates, names * len(covariates), "X", clip)
         x, mask = encode(scaler, covariate_scaler, panel.values, panel.time, panel.freq, covariates)
+        # several processes: every process's series, this one's at rows ``mine``
+        x, mine = training.gather_processes(x)
+        mask, _ = training.gather_processes(mask)
         seasons = self._seasons(panel.freq)
         networks = [
             self._build_network(
@@ -297,7 +326,7 @@ class SSMForecaster(BaseForecaster):
             progress=self.progress,
         )
         try:
-            result = training.fit_ensemble(networks, x, panel.dt(), mask, config=config)
+            result = training.fit_ensemble(networks, x, panel.dt(), mask, config=config, mesh=mesh)
         except training.TrainingDivergedError as err:
             warnings.warn(
                 f"{err} The model keeps the best parameters seen before that.",
@@ -307,6 +336,10 @@ class SSMForecaster(BaseForecaster):
             result = err.result
         graphdef, params = nnx.split(networks[0])[0], result.params  # members share the graph
         forecast, carry = ensemble_pass(graphdef, params, x, panel.dt(), mask)
+        loc, scale = forecast.loc[:, -1], forecast.scale[:, -1]
+        if jax.process_count() > 1:  # keep the state of this process's series
+            carry = jax.tree.map(lambda leaf: leaf[:, mine], carry)
+            loc, scale = loc[mine], scale[mine]
         last = (np.asarray(forecast.loc[:, -1]), np.asarray(forecast.scale[:, -1]))
         if not all(np.isfinite(a).all() for a in last):
             raise ValueError(
@@ -322,8 +355,8 @@ class SSMForecaster(BaseForecaster):
             graphdef=graphdef,
             params=params,
             carry=carry,
-            loc=forecast.loc[:, -1],
-            scale=forecast.scale[:, -1],
+            loc=loc,
+            scale=scale,
             scaler=scaler,
             covariate_scaler=covariate_scaler,
             horizon=int(self.horizon),
@@ -335,6 +368,7 @@ class SSMForecaster(BaseForecaster):
             staleness=bool(self.staleness),
             scale_factor=factor,
             seed=seed,
+            devices=devices,
         )
 
     def _seasons(self, freq) -> tuple[int, ...]:
@@ -437,6 +471,7 @@ class SSMForecaster(BaseForecaster):
         if not (params["random_state"] is None or isinstance(params["random_state"], int)):
             # a RandomState cannot be written as JSON: save the seed it gave this fit
             params["random_state"] = state.seed
+        params["devices"] = None  # devices belong to this machine: a loaded model takes the default
         config = {"estimator": type(self).__name__, "params": params, "fitted": fitted}
         trees = {
             "params": nnx.to_pure_dict(state.params),
@@ -547,6 +582,7 @@ class SSMForecaster(BaseForecaster):
             seasons=seasons,
             staleness=staleness,
             scale_factor=None if factor is None else _finite_factor(factor, self.horizon),
+            devices=training.resolve_devices(None),
         )
         return Fitted(meta, state)
 

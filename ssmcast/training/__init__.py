@@ -9,7 +9,10 @@ no weight decay, and the rest with AdamW; both share warm-up, cosine decay and g
 gradient clipping. A whole epoch is one jitted :func:`jax.lax.scan` of pure train steps.
 Early stopping watches a time-ordered validation tail. The arrays are padded to a bucket
 length (:func:`bucket_length`), so fits on data of similar lengths share one compilation.
-Everything here takes arrays; the estimator wraps it with pandas.
+With a device mesh (:func:`make_mesh`), each step's batch of segments is split over the
+devices and XLA sums the gradients (data parallel, also across processes under
+:func:`jax.distributed.initialize`). Everything here takes arrays; the estimator wraps it
+with pandas.
 """
 
 from ssmcast.training._fit import (
@@ -21,6 +24,12 @@ from ssmcast.training._fit import (
     fit_ensemble,
     stack_members,
     validation_steps,
+)
+from ssmcast.training._sharding import (
+    agree,
+    gather_processes,
+    make_mesh,
+    resolve_devices,
 )
 from ssmcast.training._steps import (  # noqa: F401
     TrainConfig,
@@ -36,11 +45,15 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "TrainingDivergedError",
+    "agree",
     "bucket_length",
     "check_arrays",
     "fit",
     "fit_ensemble",
+    "gather_processes",
+    "make_mesh",
     "make_optimizer",
+    "resolve_devices",
     "sequence_loss",
     "stack_members",
     "validation_steps",

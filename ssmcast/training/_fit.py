@@ -16,10 +16,12 @@ from ssmcast._checks import check_int
 from ssmcast.layers import SSMParam
 from ssmcast.models import NormalHead
 from ssmcast.models._distributions import LOSSES
+from ssmcast.training._sharding import padded_batch_size, put_replicated, put_sharded
 from ssmcast.training._steps import (
     TrainConfig,
     evaluate_members,
     make_optimizer,
+    sharded_steps,
     train_members,
 )
 
@@ -355,7 +357,7 @@ def _stack(trees):
 
 
 def fit_ensemble(
-    models, x, dt=None, mask=None, *, config: TrainConfig | None = None
+    models, x, dt=None, mask=None, *, config: TrainConfig | None = None, mesh=None
 ) -> TrainResult:
     """Train networks of one architecture together, as one vmapped computation.
 
@@ -374,6 +376,12 @@ def fit_ensemble(
         dt: Time gaps in nominal steps, or None for a regular grid.
         mask: Observed targets, or None for ``~isnan(targets)``.
         config: Settings; ``TrainConfig()`` when None.
+        mesh: A one-axis :class:`~jax.sharding.Mesh` (:func:`make_mesh`) to train
+            data-parallel on: each step's batch of segments is split over its devices
+            (padded with segments of weight 0 when it does not divide evenly), the
+            parameters are replicated and XLA sums the gradients. None, or a mesh of one
+            device in one process, trains on one device. Under :func:`jax.distributed`
+            every process passes the same (global) arrays.
 
     Returns:
         A :class:`TrainResult` whose ``params`` hold each member's best parameters stacked on
@@ -442,6 +450,13 @@ def fit_ensemble(
     tx = make_optimizer(config, config.epochs * steps)
     opt_state = jax.vmap(tx.init)(params)
     ok = jnp.ones(num_members, bool)
+    parallel = mesh is not None and (mesh.size > 1 or jax.process_count() > 1)
+    step_fns = (train_members, evaluate_members)
+    if parallel:
+        step_fns = sharded_steps(mesh)
+        params, opt_state, ok, rest = put_replicated((params, opt_state, ok, rest), mesh)
+    elif mesh is not None:  # one device: the plain path, on that device
+        params, opt_state, ok, rest = jax.device_put((params, opt_state, ok, rest), mesh.devices[0])
     static = dict(
         graphdef=split_graphdef,
         config=_optimizer_config(config),
@@ -456,6 +471,12 @@ def fit_ensemble(
         window = tuple(jnp.asarray(a[:, val_start:]) for a in (x, dt, mask))
         val_data = _pad_time(*window, bucket_length(num_timesteps - val_start))
         val_origin = jnp.asarray(train_end - 1 - val_start)
+    if mesh is not None:
+        put = put_replicated if parallel else jax.device_put
+        target = mesh if parallel else mesh.devices[0]
+        data = put(data, target)
+        if num_val:
+            val_data, val_origin = put((val_data, val_origin), target)
     # one stream of segments per member: member i draws the same ones in any ensemble
     rngs = np.random.default_rng(config.seed).spawn(num_members)
     history = {"train_loss": [], "val_loss": []}
@@ -470,14 +491,19 @@ def fit_ensemble(
         series = np.stack([r.integers(0, num_series, shape) for r in rngs])
         starts = np.stack([r.integers(0, train_end - length + 1, shape) for r in rngs])
         outages = np.stack([_outages(r, shape, length, config.outage_rate) for r in rngs])
-        new_params, opt_state, ok, losses, finite = train_members(
-            params, opt_state, ok, rest, *data, series, starts, outages, **static
+        batch = (series, starts, outages)
+        if parallel:
+            batch = put_sharded(
+                _pad_batch(*batch, padded_batch_size(config.batch_size, mesh)), mesh, 2
+            )
+        new_params, opt_state, ok, losses, finite = step_fns[0](
+            params, opt_state, ok, rest, *data, *batch, **static
         )
         train_loss = np.asarray(jnp.mean(losses, axis=1))
         val_loss = np.full(num_members, np.nan)
         if num_val:
             val_loss = np.asarray(
-                evaluate_members(
+                step_fns[1](
                     new_params,
                     rest,
                     *val_data,
@@ -496,6 +522,7 @@ def fit_ensemble(
                 else f"the validation after epoch {epoch}"
             )
             keep = _select(best_epoch >= 0, best_params, initial)
+            keep = _to_host(keep) if parallel else keep
             result = TrainResult(_join_params(keep), history, int(best_epoch.max()), False)
             who = f" (member {member} of {num_members})" if num_members > 1 else ""
             raise TrainingDivergedError(
@@ -522,7 +549,33 @@ def fit_ensemble(
             break
     if config.progress:
         bar.close()
+    if parallel:  # the fitted network serves from the default device
+        best_params = _to_host(best_params)
     return TrainResult(_join_params(best_params), history, int(best_epoch.max()), stopped_early)
+
+
+def _to_host(tree):
+    """Replicated (possibly multi-process) arrays as plain arrays on the default device."""
+    return jax.tree.map(lambda leaf: jnp.asarray(np.asarray(leaf)), tree)
+
+
+def _pad_batch(series, starts, outages, size: int):
+    """The batch ``(members, steps, batch_size)`` padded to ``size`` segments of weight 0.
+
+    Returns ``(series, starts, outages, valid)``; the padding cuts the first segment of series
+    0 (real data, so its gradient is finite) and ``valid`` is False there.
+    """
+    extra = size - series.shape[2]
+    valid = np.ones(series.shape, bool)
+    if extra == 0:
+        return series, starts, outages, valid
+
+    def pad(a, value=0):
+        return np.pad(
+            a, [(0, 0), (0, 0), (0, extra)] + [(0, 0)] * (a.ndim - 3), constant_values=value
+        )
+
+    return pad(series), pad(starts), pad(outages), pad(valid, False)
 
 
 def _join_params(params) -> nnx.State:

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
 
 from ssmcast.models import elementwise_loss, make_targets
 
@@ -169,6 +170,7 @@ def train_epoch(
     series,
     starts,
     outages=None,
+    valid=None,
     *,
     graphdef,
     config,
@@ -181,7 +183,9 @@ def train_epoch(
     ``series, starts`` (shape ``(steps, batch_size)``) say where each segment of
     ``segment_length`` steps is cut from ``x, dt, mask`` (``(num_series, num_timesteps,
     ...)``); ``outages`` (``(steps, batch_size, 2)``: start and length within the segment,
-    length 0 for none) hide a span of each segment's inputs, not of its targets. A step
+    length 0 for none) hide a span of each segment's inputs, not of its targets; ``valid``
+    (``(steps, batch_size)`` bool, or None for all) marks the segments that count: the others
+    (padding that makes a batch divide evenly over devices) weigh nothing in the loss. A step
     whose loss or gradient is not finite leaves the parameters unchanged and
     sets ``ok`` to False, which freezes them for the rest of the epoch. Everything that shapes
     the computation is static, so fits of the same architecture and settings share one
@@ -197,8 +201,10 @@ def train_epoch(
 
     def train_step(carry, batch):
         params, opt_state, ok = carry
-        batch, outage = batch[:2], batch[2]
-        xb, dtb, mb = cut(x, batch), cut(dt, batch), cut(mask, batch)
+        outage = batch[2]
+        xb, dtb, mb = cut(x, batch[:2]), cut(dt, batch[:2]), cut(mask, batch[:2])
+        if valid is not None:
+            mb = mb & batch[3][:, None, None]
         t = jnp.arange(segment_length)[None, :]
         hidden = (t >= outage[:, :1]) & (t < outage[:, :1] + outage[:, 1:])
         ib = mb & ~hidden[..., None]
@@ -217,8 +223,9 @@ def train_epoch(
 
     if outages is None:
         outages = jnp.zeros((*series.shape, 2), jnp.int32)
+    batches = (series, starts, outages) + (() if valid is None else (valid,))
     (params, opt_state, ok), (losses, finite) = jax.lax.scan(
-        train_step, (params, opt_state, ok), (series, starts, outages)
+        train_step, (params, opt_state, ok), batches
     )
     return params, opt_state, ok, losses, finite
 
@@ -249,6 +256,7 @@ def train_members(
     series,
     starts,
     outages,
+    valid=None,
     *,
     graphdef,
     config,
@@ -259,8 +267,8 @@ def train_members(
     """:func:`train_epoch` for an ensemble: one jitted epoch of every member in lock step.
 
     ``params``, ``opt_state``, ``ok`` and ``rest`` have a leading member axis, and so do
-    ``series``, ``starts`` and ``outages`` (each member cuts its own segments); the data
-    ``x, dt, mask`` is shared. Returns what :func:`train_epoch` returns, per member.
+    ``series``, ``starts``, ``outages`` and ``valid`` (each member cuts its own segments);
+    the data ``x, dt, mask`` is shared. Returns what :func:`train_epoch` returns, per member.
     """
     epoch = functools.partial(
         train_epoch.__wrapped__,
@@ -270,8 +278,8 @@ def train_members(
         total_steps=total_steps,
         segment_length=segment_length,
     )
-    return jax.vmap(epoch, in_axes=(0, 0, 0, 0, None, None, None, 0, 0, 0))(
-        params, opt_state, ok, rest, x, dt, mask, series, starts, outages
+    return jax.vmap(epoch, in_axes=(0, 0, 0, 0, None, None, None, 0, 0, 0, 0))(
+        params, opt_state, ok, rest, x, dt, mask, series, starts, outages, valid
     )
 
 
@@ -284,3 +292,25 @@ def evaluate_members(params, rest, x, dt, mask, first_origin, *, graphdef, loss,
     return jax.vmap(one, in_axes=(0, 0, None, None, None, None))(
         params, rest, x, dt, mask, first_origin
     )
+
+
+@functools.cache
+def sharded_steps(mesh):
+    """:func:`train_members` and :func:`evaluate_members` jitted for ``mesh``.
+
+    Their inputs arrive placed on the mesh (the batch sharded, the rest replicated); every
+    output is replicated, so the parameters stay whole on each device and the host can read
+    the losses in every process.
+    """
+    replicated = NamedSharding(mesh, PartitionSpec())
+    train = jax.jit(
+        train_members.__wrapped__,
+        static_argnames=("graphdef", "config", "loss", "total_steps", "segment_length"),
+        out_shardings=replicated,
+    )
+    evaluate = jax.jit(
+        evaluate_members.__wrapped__,
+        static_argnames=("graphdef", "loss", "batch_size"),
+        out_shardings=replicated,
+    )
+    return train, evaluate
