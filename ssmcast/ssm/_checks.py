@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-METHODS = ("auto", "associative", "sequential", "chunked")
+METHODS = ("auto", "associative", "sequential", "chunked", "pallas")
 
 
 def as_inexact(name: str, value, *, func: str) -> jnp.ndarray:

@@ -14,7 +14,10 @@ Every method computes the same thing; they differ in speed and memory on each ba
   every chunk from its true start and writes ``h``. The chunk loops are unrolled, so each pass
   is one elementwise kernel that reads ``a`` and ``b`` once: about 5 array passes in all, and
   O(T / chunk_size) extra memory besides the output.
-* ``"auto"``: chooses among them by backend and size (see :func:`choose_method`).
+* ``"pallas"``: a fused Pallas kernel (``ssmcast.ssm._pallas``) that walks time inside one
+  program per block of channels, reading ``a`` and ``b`` once and writing ``h`` once. Built
+  for GPUs; on a CPU it runs in Pallas' interpreter, for tests only.
+* ``"auto"``: chooses among the first three by backend and size (see :func:`choose_method`).
 
 Gradients use a custom VJP: the cotangent of a linear recurrence is the same recurrence run
 backwards, ``g[t] = dL/dh[t] + a[t+1] * g[t+1]``, so the backward pass costs one more scan of
@@ -105,6 +108,10 @@ def _forward(a, b, h0, method, chunk_size):
         return _sequential(a, b, h0)
     if method == "associative":
         return _associative(a, b, h0)
+    if method == "pallas":
+        from ssmcast.ssm._pallas import diagonal_scan  # imported on use: Pallas is heavy
+
+        return diagonal_scan(a, b, h0)
     return _chunked(a, b, h0, chunk_size)
 
 
@@ -201,8 +208,8 @@ def linear_recurrence(a, b, initial=None, *, method="auto", reverse=False, chunk
         b: Inputs, shape ``(num_timesteps, ...)``, real or complex.
         initial: The state before the first step, ``h[-1]`` (or ``h[T]`` when ``reverse``),
             broadcastable to ``b.shape[1:]``. Zero when None.
-        method: ``"auto"``, ``"associative"``, ``"sequential"`` or ``"chunked"`` (see the
-            module docstring for what each costs).
+        method: ``"auto"``, ``"associative"``, ``"sequential"``, ``"chunked"`` or
+            ``"pallas"`` (see the module docstring for what each costs).
         reverse: Run backwards in time: ``h[t] = a[t] * h[t+1] + b[t]``.
         chunk_size: Chunk length for ``method="chunked"``; chosen from the size when None.
 

@@ -17,6 +17,10 @@ Memory of each method, for ``T`` steps (float32, ``x`` and ``y`` excluded):
   method inside each chunk: O(chunk_size·D·N) temporaries. Each chunk is rematerialised in
   the backward pass (:func:`jax.checkpoint`), so gradients store only the chunk-boundary
   states, O(T/chunk_size·D·N).
+* ``"pallas"``: a fused Pallas kernel that keeps the ``(D, N)`` state, the decays and the
+  output contraction in registers: it reads ``x``, ``dt``, ``B`` and ``C`` once and writes
+  ``y`` once, with no ``(T, D, N)`` temporaries. Built for GPUs; on a CPU it runs in Pallas'
+  interpreter, for tests only. Its backward pass is the sequential method's.
 """
 
 from __future__ import annotations
@@ -139,7 +143,8 @@ def selective_scan(
         B: Input projections, shape ``(T, N)``.
         C: Output projections, shape ``(T, N)``.
         D: Skip connection, shape ``(D,)``; none when None.
-        method: ``"auto"``, ``"sequential"``, ``"associative"`` or ``"chunked"``.
+        method: ``"auto"``, ``"sequential"``, ``"associative"``, ``"chunked"`` or
+            ``"pallas"``.
         initial: State before the first step, shape ``(D, N)``; zero when None.
         return_state: Also return the last state ``h[T-1]``, to continue in recurrent mode.
         chunk_size: Chunk length for ``method="chunked"`` (256 when None).
@@ -196,6 +201,10 @@ def selective_scan(
         y, h = _sequential(x, dt, A, B, C, h0)
     elif method == "associative":
         y, h = _associative(x, dt, A, B, C, h0)
+    elif method == "pallas":
+        from ssmcast.ssm._pallas import selective_kernel_scan  # imported on use
+
+        y, h = selective_kernel_scan(x, dt, A, B, C, h0)
     else:
         y, h = _chunked(x, dt, A, B, C, h0, chunk_size or _CHUNK)
     if D is not None:
