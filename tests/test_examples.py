@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +47,7 @@ EXPECTED = {
         "model.ssmcast",
         "forecast.csv",
     ],
+    "distributed_training.py": ["forecast-0.csv", "weights-0.txt"],  # one process here
     "cli_backtest.sh": [
         "beijing.csv",
         "backtest/forecasts.csv",
@@ -67,8 +71,13 @@ def test_example_documents_itself(name):
         assert text.startswith('"""'), "an example starts with a docstring that says what it shows"
 
 
-def _run(name: str, out: Path, jax_cache: Path) -> subprocess.CompletedProcess:
-    """Run one example in a fresh process with the tiny budget; outputs go to ``out``."""
+def _run(
+    name: str, out: Path, jax_cache: Path, *options: str, wait: bool = True
+) -> subprocess.CompletedProcess | subprocess.Popen:
+    """Run one example in a fresh process with the tiny budget; outputs go to ``out``.
+
+    With ``wait=False``, the started process (output in pipes), for runs side by side.
+    """
     flags = os.environ.get("XLA_FLAGS", "")
     env = {
         **os.environ,
@@ -84,9 +93,13 @@ def _run(name: str, out: Path, jax_cache: Path) -> subprocess.CompletedProcess:
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
     }
     program = ["bash"] if name.endswith(".sh") else [sys.executable]
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    command = [*program, str(EXAMPLES / name), *options, "--out", str(out)]
+    if not wait:
+        pipe = subprocess.PIPE
+        return subprocess.Popen(command, cwd=out, env=env, stdout=pipe, stderr=pipe, text=True)
     return subprocess.run(
-        [*program, str(EXAMPLES / name), "--out", str(out)],
+        command,
         cwd=out,
         env=env,
         capture_output=True,
@@ -143,3 +156,40 @@ def test_example_runs(name, runs):
     out = Path(result.args[-1])
     missing = [f for f in EXPECTED[name] if not (out / f).is_file()]
     assert not missing, f"examples/{name} did not write {missing}:\n{result.stdout}"
+
+
+def test_distributed_training_two_processes(runs, tmp_path, pytestconfig):
+    """Two processes on 127.0.0.1 (gloo collectives on the CPU) train one model together.
+
+    Each process fits on its six stations, so the files show that the processes hold one
+    model: both write the same weights and the same forecasts for all twelve stations, which
+    match the one-process run of the generic test above to float rounding.
+    """
+    with socket.socket() as probe:  # a free port for the coordinator
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cache = getattr(pytestconfig, "cache", None)
+    jax_cache = cache.mkdir("ssmcast-examples-jax") if cache is not None else tmp_path / "jax"
+    coordinator = ("--coordinator", f"127.0.0.1:{port}", "--num-processes", "2")
+    procs = [
+        _run("distributed_training.py", tmp_path, jax_cache, *coordinator, "--process-id", str(i),
+             wait=False)
+        for i in range(2)
+    ]  # fmt: skip
+    try:
+        logs = [p.communicate(timeout=300) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, (stdout, stderr) in zip(procs, logs, strict=True):
+        assert p.returncode == 0, f"{stdout}\n{stderr}"
+    first, second = (tmp_path / f"forecast-{i}.csv" for i in range(2))
+    assert first.read_bytes() == second.read_bytes()
+    weights = {(tmp_path / f"weights-{i}.txt").read_text() for i in range(2)}
+    assert len(weights) == 1
+    alone = runs["distributed_training.py"].result()
+    assert alone.returncode == 0, alone.stderr
+    reference = pd.read_csv(Path(alone.args[-1]) / "forecast-0.csv", index_col=0)
+    together = pd.read_csv(first, index_col=0)
+    assert list(together.columns) == list(reference.columns) and len(together.columns) == 12
+    np.testing.assert_allclose(together.to_numpy(), reference.to_numpy(), atol=1e-4)
