@@ -33,7 +33,18 @@ from ssmcast._fitted_ssm import (
     rollout,
 )
 from ssmcast.base import BaseForecaster, Capabilities, FitMeta, Fitted, fitted_attribute
-from ssmcast.data import Panel, Scaler, fit_scaler, nominal_step, season_length
+from ssmcast.data import (
+    Panel,
+    Scaler,
+    active_client,
+    fit_scaler,
+    is_dask_backed,
+    join_blocks,
+    map_series_chunks,
+    nominal_step,
+    season_length,
+    to_panel,
+)
 from ssmcast.models import MODEL_NAMES, build_model, ensemble_pass
 from ssmcast.models._seasonal import least_squares_mix
 
@@ -412,6 +423,69 @@ class SSMForecaster(BaseForecaster):
         loc, scale = rollout(fitted.meta, fitted.state, horizon, covariates)
         return fitted.state.scaler.inverse_transform(quantiles(loc, scale, levels))
 
+    def predict(self, horizon: int | None = None, X: Any = None, *, y: Any = None) -> Any:
+        """Forecast the next ``horizon`` steps after ``cutoff_``, or after the end of ``y``.
+
+        Without ``y``, as :meth:`ssmcast.base.BaseForecaster.predict`. With ``y`` (series of
+        the fitted frequency and channels, in any layout), the fitted network reads each
+        series of ``y`` from its start (with the series' own scaling, as ``fit`` would) and
+        forecasts from its end: one global model for many stations. A dask-backed
+        ``xr.DataArray``/``xr.Dataset`` chunked along a series dimension runs chunk by
+        chunk on the active ``dask.distributed`` client (the model is sent to the workers
+        once); the result equals the forecast from the same data in memory.
+
+        Args:
+            horizon: Number of steps; the ``horizon`` parameter when None.
+            X: Covariates on the forecast timestamps (not with ``y``).
+            y: Series to forecast from, or None for the fitted ones.
+
+        Returns:
+            The forecast in the layout of ``y`` (of the fitted data when ``y`` is None).
+
+        Raises:
+            ValueError: If ``y`` comes with ``X``, the model was fitted with covariates, or
+                ``y`` does not match the fitted frequency or channels.
+        """
+        if y is None:
+            return super().predict(horizon, X)
+        self._check_fitted("predict")
+        if X is not None or self.fitted_.state.num_covariates:
+            raise ValueError(
+                "SSMForecaster.predict with `y` forecasts from the series of `y` alone: it takes "
+                "no `X`, and needs a model fitted without covariates."
+            )
+        client = active_client() if is_dask_backed(y) else None
+        if client is None:
+            return _forecast_series(self, y, horizon)
+        return join_blocks(y, map_series_chunks(_forecast_series, self, y, client, horizon))
+
+    def _for_series(self, y: Any) -> SSMForecaster:
+        """A fitted copy for the series of ``y``: these weights, ``y``'s scaling and state.
+
+        What ``fit`` on ``y`` would hold if training had given these weights: the scaling
+        statistics are the series' own (per series and channel), and the recurrent state and
+        the last forecast come from one parallel pass over ``y``.
+        """
+        meta, state = self.fitted_
+        panel = to_panel(y, freq=meta.freq.freqstr, name="y")
+        if panel.num_channels != meta.num_channels:
+            raise ValueError(
+                f"`y` has {panel.num_channels} channel(s) per series, but this SSMForecaster "
+                f"was fitted on {meta.num_channels}. Pass series of the same variables."
+            )
+        clip = None if self.clip_outliers is None else float(self.clip_outliers)
+        scaler = fit_scaler(panel.values, clip=clip)
+        x, mask = encode(scaler, None, panel.values, panel.time, panel.freq, None)
+        forecast, carry = ensemble_pass(state.graphdef, state.params, x, panel.dt(), mask)
+        copy = clone(self)
+        copy.fitted_ = Fitted(
+            FitMeta.from_panel(panel),
+            state._replace(
+                carry=carry, loc=forecast.loc[:, -1], scale=forecast.scale[:, -1], scaler=scaler
+            ),
+        )
+        return copy
+
     # --- backtest ----------------------------------------------------------------------------
 
     def _backtest_one_pass(self, panel: Panel, origins, horizon: int, levels):
@@ -585,6 +659,11 @@ class SSMForecaster(BaseForecaster):
             devices=training.resolve_devices(None),
         )
         return Fitted(meta, state)
+
+
+def _forecast_series(forecaster: SSMForecaster, y: Any, horizon: int | None) -> Any:
+    """The forecast after the end of ``y`` (see :meth:`SSMForecaster.predict`)."""
+    return forecaster._for_series(y).predict(horizon)
 
 
 def _one(tree):

@@ -1,8 +1,10 @@
-"""Scaling out: data-parallel training over devices.
+"""Scaling out: data-parallel training over devices, and many stations through Dask.
 
-The sharded fit is checked against a one-device fit of the same seed (the reference). Fake
-CPU devices need ``--xla_force_host_platform_device_count`` before JAX starts, so those runs
-happen in a fresh process.
+The sharded fit is checked against a one-device fit of the same seed (the reference); the
+runs on a Dask cluster against the same computation in this process. Fake CPU devices need
+``--xla_force_host_platform_device_count`` before JAX starts, so those runs happen in a fresh
+process. Two processes under ``jax.distributed`` are tested with the example that shows them
+(``tests/test_examples.py``).
 """
 
 from __future__ import annotations
@@ -110,3 +112,87 @@ def test_eight_devices_forecast_as_one():
     np.testing.assert_allclose(sharded, one, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(history_all["train_loss"], history_one["train_loss"], rtol=1e-5)
 
+
+# --- many stations through Dask -------------------------------------------------------------
+
+DAILY = dict(TINY, horizon=7, max_epochs=1, batch_size=4)
+
+
+def sites():
+    """Daily temperature at the 12 Beijing air-quality sites, 2016 (``(time, station)``)."""
+    temp = datasets.load("beijing_multisite", as_="xarray")["TEMP"]
+    return temp.sel(time=slice("2016-01-01", "2016-12-31"))
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_backtest_and_predict_by_blocks_of_stations_on_dask(client):
+    from ssmcast import backtest
+
+    temp = sites()
+    lazy = temp.chunk({"station": 5})  # blocks of 5, 5 and 2 stations
+    kwargs = dict(horizon=7, start="2016-11-01", levels=[0.1, 0.9], progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spread = backtest(SSMForecaster(**DAILY), lazy, **kwargs)  # on the workers
+        here = backtest(SSMForecaster(**DAILY), temp, **kwargs)  # in memory: in this process
+    assert here.method == spread.method == "one_pass"
+    pd.testing.assert_frame_equal(
+        spread.forecasts, here.forecasts, check_exact=False, rtol=1e-5, atol=1e-5
+    )
+    pd.testing.assert_series_equal(spread.metrics.overall, here.metrics.overall, rtol=1e-5)
+
+    model = spread.forecaster  # fitted on every station up to the first origin
+    forecast = model.predict(y=lazy)
+    assert forecast.dims == ("time", "station") and forecast.sizes["station"] == 12
+    assert forecast["time"].values[0] == np.datetime64("2017-01-01")
+    np.testing.assert_allclose(forecast.values, model.predict(y=temp).values, rtol=1e-5)
+    # what the fit holds for its own stations, read again by predict(y=...)
+    fitted_part = temp.sel(time=slice(None, "2016-10-31"))
+    np.testing.assert_allclose(
+        model.predict(y=fitted_part).values, model.predict().values, rtol=1e-5, atol=1e-5
+    )
+
+
+def test_predict_with_y_is_checked():
+    model = SSMForecaster(**DAILY).fit(sites().isel(station=[0, 1]))
+    with pytest.raises(ValueError, match="takes no `X`"):
+        model.predict(y=sites(), X=sites())
+    two = sites().to_dataset(name="TEMP").assign(DEWP=sites())
+    with pytest.raises(ValueError, match="2 channel"):
+        model.predict(y=two)
+
+
+def test_cli_backtest_on_a_dask_scheduler(client, tmp_path):
+    from click.testing import CliRunner
+
+    from ssmcast.cli import cli
+
+    frame = sites().isel(station=slice(0, 4)).to_pandas()  # wide: one column per station
+    path = tmp_path / "sites.csv"
+    frame.rename_axis("date").to_csv(path)
+    targets = [arg for name in frame.columns for arg in ("--target", name)]
+    args = [
+        str(path), *targets, "--series-columns", "--model", "s5", "--horizon", "7",
+        "--max-epochs", "1", "--ensemble-size", "1", "--start", "2016-12-01", "--compare",
+        "naive", "--quiet",
+    ]  # fmt: skip
+    scheduler = client.scheduler.address
+    runs = {
+        where: CliRunner().invoke(cli, ["backtest", *args, *extra, "--out", str(tmp_path / where)])
+        for where, extra in {"dask": ["--dask-scheduler", scheduler], "here": []}.items()
+    }
+    for result in runs.values():
+        assert result.exit_code == 0, result.output
+    spread, here = (pd.read_csv(tmp_path / where / "forecasts.csv") for where in runs)
+    pd.testing.assert_frame_equal(spread, here, check_exact=False, rtol=1e-5, atol=1e-5)

@@ -11,7 +11,14 @@ from ssmcast.backtesting._engine import HOOK, run
 from ssmcast.backtesting._plan import make_plan
 from ssmcast.backtesting._result import BacktestResult
 from ssmcast.base import capabilities_of
-from ssmcast.data import MissingTimestampsWarning, Panel, align_covariates, to_panel
+from ssmcast.data import (
+    MissingTimestampsWarning,
+    Panel,
+    active_client,
+    align_covariates,
+    is_dask_backed,
+    to_panel,
+)
 
 __all__ = ["backtest"]
 
@@ -84,6 +91,15 @@ def backtest(
     * It must not change the forecaster (parameters or state); afterwards ``backtest``
       updates it to the last origin, as the loop would.
 
+    **Many series through Dask.** When ``y`` is a dask-backed ``xr.DataArray`` or
+    ``xr.Dataset`` chunked along a series dimension and a ``dask.distributed`` client is
+    active, a forecaster with the one-pass hook and ``_for_series`` (``SSMForecaster``) is
+    fitted here once, on every series, then scattered to the workers; each worker reads its
+    block of series and makes their one-pass forecasts. The forecasts equal those made in
+    this process. The data is still read here too, for the scores; the result's
+    ``forecaster`` stays at the first origin. Without a client, the data is read into memory
+    and the backtest runs here.
+
     Args:
         forecaster: An unfitted forecaster (baselines, ``SSMForecaster``); never modified.
         y: The data, any layout that ``fit`` accepts (Series, wide or long DataFrame,
@@ -137,6 +153,7 @@ def backtest(
         raise ValueError(
             f"The 'method' argument of backtest must be one of {list(_METHODS)}. Got {method!r}."
         )
+    client = active_client() if is_dask_backed(y) else None
     panel = to_panel(y, freq=forecaster.get_params(deep=False).get("freq"), name="y")
     windows = {"window": window, "train_size": train_size}
     plan = make_plan(
@@ -165,7 +182,8 @@ def backtest(
                 f"backtest cannot take method='one_pass': {'; '.join(reasons)}. Use "
                 "method='auto' or 'loop'."
             )
-    return run(forecaster, panel, x_panel, plan, method=method, progress=progress)
+    chunks = None if client is None else (y, client)
+    return run(forecaster, panel, x_panel, plan, method=method, progress=progress, chunks=chunks)
 
 
 def _covariate_panel(X: Any, panel: Panel) -> Panel | None:

@@ -22,7 +22,7 @@ from ssmcast import registry
 from ssmcast.backtesting._plan import Plan
 from ssmcast.backtesting._result import BacktestResult
 from ssmcast.base import capabilities_of
-from ssmcast.data import Layout, Panel, future_index, season_length
+from ssmcast.data import Layout, Panel, future_index, map_series_chunks, season_length, to_panel
 
 __all__ = ["HOOK", "run"]
 
@@ -173,6 +173,62 @@ def _one_pass(forecaster, panel: Panel, plan: Plan):
     return estimator, point, quantiles
 
 
+def _chunk_one_pass(estimator, block, times, origins, horizon: int, levels):
+    """The one-pass forecasts of one block of series (on a Dask worker).
+
+    ``estimator`` is fitted on every series; :meth:`_for_series` gives it the block's own
+    scaling and state at the first origin, exactly as the fit holds them for these series.
+    """
+    panel = to_panel(block, freq=estimator.fitted_.meta.freq.freqstr, name="y")
+    lo, first, last = (panel.time.get_loc(t) for t in times)
+    fitted = estimator._for_series(_restore(panel, lo, first + 1))
+    seen = dataclasses.replace(
+        panel, values=panel.values[:, lo : last + 1], time=panel.time[lo : last + 1]
+    )
+    point, quantiles = fitted._backtest_one_pass(seen, origins, horizon, levels)
+    return panel.layout.series_labels(), point, quantiles
+
+
+def _one_pass_chunks(forecaster, panel: Panel, plan: Plan, y: Any, client):
+    """:func:`_one_pass` with the forecasts made block by block of series on ``client``.
+
+    The model is fitted here once, on every series, and scattered to the workers; each
+    worker reads its block of ``y`` from the dask graph. The forecaster returned stays at the
+    first origin (advancing it would read every series in this process).
+    """
+    first, last = int(plan.cutoffs[0]), int(plan.cutoffs[-1])
+    lo = plan.window_start(first)
+    estimator = _fresh(forecaster, panel)
+    estimator.fit(_restore(panel, lo, first + 1))
+    times = (panel.time[lo], panel.time[first], panel.time[last])
+    origins = (plan.cutoffs - lo).astype(np.int64)
+    parts = map_series_chunks(
+        _chunk_one_pass, estimator, y, client, times, origins, plan.horizon, plan.levels
+    )
+    num_series, _, num_channels = panel.values.shape
+    position = {label: i for i, label in enumerate(panel.layout.series_labels())}
+    flat = (len(origins), plan.horizon, num_series * num_channels)
+    point = np.full(flat, np.nan)
+    quantiles = np.full((*flat, len(plan.levels)), np.nan) if plan.levels else None
+    for labels, part, part_quantiles in parts:
+        where = [position[label] for label in labels]
+        point[:, :, where] = _by_lead(part)
+        if plan.levels:
+            quantiles[:, :, where] = np.sort(_by_lead(part_quantiles), axis=-1)
+
+    def back(values):  # (origins, lead, series * channels, ...) -> (origins, series, lead, ...)
+        shaped = values.reshape(*flat[:2], num_series, num_channels, *values.shape[3:])
+        return np.swapaxes(shaped, 1, 2)
+
+    return estimator, back(point), None if quantiles is None else back(quantiles)
+
+
+def _by_lead(values: np.ndarray) -> np.ndarray:
+    """``(origins, series, lead, channels, ...)`` as ``(origins, lead, series * channels, ...)``."""
+    values = np.swapaxes(np.asarray(values, np.float64), 1, 2)
+    return values.reshape(*values.shape[:2], -1, *values.shape[4:])
+
+
 def run(
     forecaster: Any,
     panel: Panel,
@@ -181,12 +237,15 @@ def run(
     *,
     method: str = "auto",
     progress: bool = True,
+    chunks: tuple | None = None,
 ) -> BacktestResult:
     """Run a validated backtest and gather the result (see :func:`ssmcast.backtest`).
 
     ``method="auto"`` takes the one-pass hook when the forecaster has it, ``refit_every`` is 0
     and there are no covariates; ``"loop"`` and ``"one_pass"`` force a path (the caller
-    checks that ``"one_pass"`` is possible).
+    checks that ``"one_pass"`` is possible). ``chunks``: ``(y, client)``, a dask-backed
+    ``y`` (the data of ``panel``) whose blocks of series the one-pass forecasts are made on,
+    on the ``dask.distributed`` client.
     """
     one_pass = method == "one_pass" or (
         method == "auto"
@@ -194,7 +253,9 @@ def run(
         and x_panel is None
         and capabilities_of(forecaster).one_pass_backtest
     )
-    if one_pass:
+    if one_pass and chunks is not None and hasattr(forecaster, "_for_series"):
+        estimator, point, quantiles = _one_pass_chunks(forecaster, panel, plan, *chunks)
+    elif one_pass:
         estimator, point, quantiles = _one_pass(forecaster, panel, plan)
     else:
         estimator, point, quantiles = _loop(forecaster, panel, x_panel, plan, progress)

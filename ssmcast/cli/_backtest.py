@@ -12,6 +12,7 @@ import pandas as pd
 from ssmcast import registry
 from ssmcast.cli import _options as opt
 from ssmcast.cli._io import DataError
+from ssmcast.data import columns_as_series
 
 
 def reference_names() -> tuple[str, ...]:
@@ -81,11 +82,24 @@ def metrics_table(result, references: dict[str, object], model: str) -> pd.DataF
 @opt.list_option("--quantiles", "0.1,0.5,0.9", help="Quantile levels to forecast ('' for none).")
 @opt.list_option("--compare", "naive,climatology", help="Baselines to score against ('' for none).")
 @opt.training_options(ssm_only=True)
+@click.option(
+    "--series-columns",
+    is_flag=True,
+    help="Read each target column as its own series (a station) of one global model, not as "
+    "a channel of one series.",
+)
+@click.option(
+    "--dask-scheduler",
+    metavar="ADDRESS",
+    help="Make an SSM model's forecasts block by block of series (--series-columns) on this "
+    "dask.distributed scheduler, e.g. tcp://10.0.0.1:8786; needs pip install 'ssmcast[dask]'.",
+)
 @opt.out_option(opt.OUT_FOLDER, help="Folder for forecasts.csv, metrics.csv and backtest.png.")
 @opt.quiet_option
 def backtest_command(
     data, dataset, targets, time_col, id_col, dayfirst, date_format, model, horizon, start,
-    stride, refit, quantiles, compare, max_epochs, ensemble_size, seed, out, quiet,
+    stride, refit, quantiles, compare, max_epochs, ensemble_size, seed, series_columns,
+    dask_scheduler, out, quiet,
 ):  # fmt: skip
     """Backtest a model over rolling origins and score it by lead time against baselines.
 
@@ -122,7 +136,11 @@ def backtest_command(
             f"backtest: {model} on {source} ({', '.join(frame.columns)}), horizon {horizon}",
             err=True,
         )
+    client = None if dask_scheduler is None else _connect(dask_scheduler)
     try:
+        if series_columns:  # with a client: one block of series per worker
+            workers = None if client is None else len(client.scheduler_info()["workers"])
+            y = columns_as_series(y, workers)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore" if quiet else "default")
             result = backtest(
@@ -133,6 +151,9 @@ def backtest_command(
             compared = {ref: result.reference(ref) for ref in references}
     except (ValueError, TypeError) as err:
         raise DataError(str(err)) from err
+    finally:
+        if client is not None:
+            client.close()
 
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -143,6 +164,24 @@ def backtest_command(
     _summary(table, model, references)
     if not quiet:
         click.echo(f"wrote {out_dir / 'forecasts.csv'}, metrics.csv and backtest.png", err=True)
+
+
+def _connect(address: str):
+    """A ``dask.distributed`` client of the scheduler at ``address`` (the active one)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise click.UsageError(
+            "--dask-scheduler needs dask.distributed: pip install 'ssmcast[dask]'."
+        ) from None
+    try:
+        return Client(address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise click.BadParameter(
+            f"cannot reach a dask scheduler at {address!r} ({err}). Start one with "
+            "`dask scheduler` and give its address, e.g. tcp://127.0.0.1:8786.",
+            param_hint="--dask-scheduler",
+        ) from None
 
 
 def _plot(result, compared, model, path: Path) -> None:

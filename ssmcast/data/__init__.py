@@ -31,6 +31,14 @@ Examples:
     Freq: h, Name: temp, dtype: float64
 """
 
+from ssmcast.data._chunks import (
+    active_client,
+    columns_as_series,
+    is_dask_backed,
+    join_blocks,
+    map_series_chunks,
+    series_blocks,
+)
 from ssmcast.data._features import (
     CalendarFeatures,
     calendar_feature_names,
@@ -76,19 +84,25 @@ __all__ = [
     "Scaler",
     "SeriesLayout",
     "WideLayout",
+    "active_client",
     "align_covariates",
     "calendar_feature_names",
     "calendar_features",
     "check_horizon",
     "check_levels",
+    "columns_as_series",
     "fit_scaler",
     "format_levels",
     "future_index",
     "infer_freq",
+    "is_dask_backed",
+    "join_blocks",
+    "map_series_chunks",
     "nominal_step",
     "parse_freq",
     "regular_grid",
     "season_length",
+    "series_blocks",
     "time_deltas",
     "to_covariates",
     "to_panel",
