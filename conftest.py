@@ -14,9 +14,14 @@ A value already set in the environment wins.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 _OPT_LEVEL = "--xla_backend_optimization_level=0"
+
+# The sktime adapter's doctests need the optional sktime (in the dev extra); without it they
+# are not collected (tests/test_sktime.py then skips too).
+collect_ignore = [] if importlib.util.find_spec("sktime") else ["ssmcast/sktime"]
 
 
 def pytest_configure(config):

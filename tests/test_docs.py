@@ -7,7 +7,8 @@
   block is skipped when its fence carries more than the language
   (```` ```python title="..." ````) or when the line before the fence is
   ``<!-- no-test -->``. A failing block is reported with its page and its line in the
-  Markdown file.
+  Markdown file. A page whose first line is ``<!-- requires: NAME -->`` (an optional
+  dependency, such as sktime) is skipped where ``NAME`` cannot be imported.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ PAGES_WITH_CODE = [DOCS / "index.md", *sorted((DOCS / "guide").glob("*.md"))]
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _NO_TEST = "<!-- no-test -->"
+_REQUIRES = re.compile(r"^<!-- requires: (?P<module>[\w.]+) -->$")
 _PYTHON = ("python", "py", "python3")  # a fence with attributes (title=...) is not run
 
 
@@ -75,6 +77,9 @@ for first_line, code in blocks:
 
 @pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=_page_id)
 def test_code_blocks_run(page: Path, pytestconfig: pytest.Config, tmp_path: Path) -> None:
+    requires = _REQUIRES.match(page.read_text(encoding="utf-8").partition("\n")[0])
+    if requires:
+        pytest.importorskip(requires["module"], reason="an optional dependency of the page")
     blocks = python_blocks(page)
     assert blocks, f"docs/{_page_id(page)} has no ```python blocks to run; is the fence right?"
     filename = f"docs/{_page_id(page)}"
