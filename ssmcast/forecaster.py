@@ -227,6 +227,27 @@ class SSMForecaster(BaseForecaster):
         }
         return type(self)(**params, devices=list(self.devices))
 
+    def __getstate__(self) -> dict:
+        """For pickle (Dask sends the fitted model to its workers): devices stay behind.
+
+        A device belongs to its process, so the copy names none; unpickled, it lists the
+        default devices of the process that reads it, as a loaded model does.
+        """
+        state = dict(super().__getstate__())  # a copy: the instance keeps its own
+        if isinstance(self.devices, (list, tuple)):
+            state["devices"] = None
+        fitted = state.get("fitted_")
+        if fitted is not None:
+            state["fitted_"] = fitted._replace(state=fitted.state._replace(devices=None))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        fitted = state.get("fitted_")
+        if fitted is not None and fitted.state.devices is None:
+            devices = training.resolve_devices(None)
+            state["fitted_"] = fitted._replace(state=fitted.state._replace(devices=devices))
+        super().__setstate__(state)
+
     # --- checks ----------------------------------------------------------------------------
 
     def _check_params(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import warnings
@@ -80,6 +81,11 @@ def test_devices_are_a_fitted_attribute_not_saved(tmp_path):
     assert loaded.get_params()["devices"] is None
     assert loaded.devices_ == tuple(jax.devices())
     np.testing.assert_array_equal(loaded.predict().to_numpy(), f.predict().to_numpy())
+    # pickled (as Dask sends it to worker processes): devices stay behind, as in a file
+    copy = pickle.loads(pickle.dumps(f))
+    assert copy.get_params()["devices"] is None and copy.devices_ == tuple(jax.devices())
+    assert f.devices_ == tuple(one) and f.get_params()["devices"] == one  # unchanged
+    np.testing.assert_array_equal(copy.predict().to_numpy(), f.predict().to_numpy())
 
 
 _EIGHT_DEVICES = """
