@@ -27,6 +27,7 @@ method's (the kernel is forward-only).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import jax
@@ -206,21 +207,20 @@ def _selective_forward(x, dt, A, B, C, h0, *, block_t: int, block_d: int, interp
     return y[:num_timesteps, :channels], h[:channels]
 
 
-@partial(jax.custom_vjp, nondiff_argnums=(6, 7))
-def _selective(x, dt, A, B, C, h0, block_t, block_d):
+@partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8))
+def _selective(x, dt, A, B, C, h0, block_t, block_d, reference):
     return _selective_forward(
         x, dt, A, B, C, h0, block_t=block_t, block_d=block_d, interpret=_interpret()
     )
 
 
-def _selective_fwd(x, dt, A, B, C, h0, block_t, block_d):
-    return _selective(x, dt, A, B, C, h0, block_t, block_d), (x, dt, A, B, C, h0)
+def _selective_fwd(x, dt, A, B, C, h0, block_t, block_d, reference):
+    y = _selective(x, dt, A, B, C, h0, block_t, block_d, reference)
+    return y, (x, dt, A, B, C, h0)
 
 
-def _selective_bwd(block_t, block_d, residuals, cotangents):
-    from ssmcast.ssm._selective import _sequential  # the sequential twin's gradient
-
-    _, vjp = jax.vjp(_sequential, *residuals)
+def _selective_bwd(block_t, block_d, reference, residuals, cotangents):
+    _, vjp = jax.vjp(reference, *residuals)  # the reference twin's gradient
     return vjp(cotangents)
 
 
@@ -228,7 +228,16 @@ _selective.defvjp(_selective_fwd, _selective_bwd)
 
 
 def selective_kernel_scan(
-    x, dt, A, B, C, h0, *, block_t: int | None = None, block_d: int | None = None
+    x,
+    dt,
+    A,
+    B,
+    C,
+    h0,
+    *,
+    reference: Callable,
+    block_t: int | None = None,
+    block_d: int | None = None,
 ):
     """The selective scan ``(y, h_last)`` by the fused kernel (``D`` skip not included).
 
@@ -239,6 +248,8 @@ def selective_kernel_scan(
         B: Input projections ``(T, N)``.
         C: Output projections ``(T, N)``.
         h0: The state before the first step ``(D, N)``.
+        reference: A function of the same arguments returning the same ``(y, h_last)``
+            (the sequential twin), whose gradient is the kernel's backward pass.
         block_t: Time steps per unrolled block (``BLOCK_T`` when None).
         block_d: Channels per program (``BLOCK_D`` when None).
 
@@ -259,4 +270,4 @@ def selective_kernel_scan(
         >>> y.shape, h.shape
         ((5, 2), (2, 3))
     """
-    return _selective(x, dt, A, B, C, h0, block_t or BLOCK_T, block_d or BLOCK_D)
+    return _selective(x, dt, A, B, C, h0, block_t or BLOCK_T, block_d or BLOCK_D, reference)

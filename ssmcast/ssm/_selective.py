@@ -204,7 +204,7 @@ def selective_scan(
     elif method == "pallas":
         from ssmcast.ssm._pallas import selective_kernel_scan  # imported on use
 
-        y, h = selective_kernel_scan(x, dt, A, B, C, h0)
+        y, h = selective_kernel_scan(x, dt, A, B, C, h0, reference=_sequential)
     else:
         y, h = _chunked(x, dt, A, B, C, h0, chunk_size or _CHUNK)
     if D is not None:
