@@ -7,6 +7,7 @@ compilation cache (see ``conftest.py``).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -24,25 +25,21 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_importing_ssmcast_does_not_import_sktime():
+def test_ssmcast_imports_without_sktime_and_says_how_to_install_it():
+    # one interpreter for both checks (starting JAX takes seconds)
     result = _python(
-        "import sys, ssmcast, ssmcast.backtesting, ssmcast.plot; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sktime'))"
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-
-
-def test_without_sktime_the_error_says_how_to_install_it():
-    result = _python(
-        "import sys; sys.modules['sktime'] = None\n"  # as if sktime were not installed
+        "import sys, ssmcast, ssmcast.backtesting, ssmcast.plot\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sktime'))\n"
+        "sys.modules['sktime'] = None\n"  # as if sktime were not installed
         "try:\n"
         "    import ssmcast.sktime\n"
         "except ImportError as err:\n"
         "    print(err)\n"
     )
     assert result.returncode == 0, result.stderr
-    assert 'pip install "ssmcast[sktime]"' in result.stdout
+    imported, message = result.stdout.strip().split("\n", 1)
+    assert imported == "[]", "importing ssmcast must not import sktime"
+    assert 'pip install "ssmcast[sktime]"' in message
 
 
 # --- with sktime -------------------------------------------------------------------------------
@@ -60,20 +57,35 @@ def _tiny(cls, **overrides):
     return cls(**{**cls.get_test_params()[0], **overrides})
 
 
-# sktime's suite in two halves (the forecaster tests, and the object and estimator tests), so
-# that two test workers share it.
-@pytest.mark.parametrize("half", ["forecaster", "estimator"])
-def test_sktime_check_estimator(adapter, half):
+# sktime's suite, as two test items that two workers share: the object and estimator tests,
+# and the forecaster tests. Every distinct data shape compiles new XLA programs, so the
+# forecaster tests that fit many shapes (index types, update windows) take about 15 minutes
+# on a loaded 2-core machine: they run with SSMCAST_SKTIME_FULL=1 (all of them passed when
+# this test was written), and the default run keeps the suite within its time budget.
+_MANY_SHAPES = [
+    "test_predict_time_index",
+    "test_predict_time_index_with_X",
+    "test_update_predict_predicted_index",
+    "test_update_predict_single",
+]
+
+
+@pytest.mark.parametrize("part", ["estimator", "forecaster"])
+def test_sktime_check_estimator(adapter, part):
     from sktime.forecasting.tests.test_all_forecasters import TestAllForecasters
     from sktime.utils.estimator_checks import check_estimator
 
     forecaster_tests = sorted(n for n in dir(TestAllForecasters) if n.startswith("test_"))
-    split = {"tests_to_run": forecaster_tests} if half == "forecaster" else {}
-    if half == "estimator":
+    if part == "estimator":
         split = {"tests_to_exclude": forecaster_tests}
+    elif os.environ.get("SSMCAST_SKTIME_FULL") == "1":
+        split = {"tests_to_run": forecaster_tests}
+    else:
+        split = {"tests_to_run": [n for n in forecaster_tests if n not in _MANY_SHAPES]}
+    instance = adapter(**adapter.get_test_params()[0])  # one set: the second shares its programs
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # sktime 1.2's notice on remember_data
-        results = check_estimator(adapter, raise_exceptions=True, verbose=False, **split)
+        results = check_estimator(instance, raise_exceptions=True, verbose=False, **split)
     assert results and set(results.values()) == {"PASSED"}
 
 
