@@ -59,9 +59,10 @@ def _tiny(cls, **overrides):
 
 # sktime's suite, as two test items that two workers share: the object and estimator tests,
 # and the forecaster tests. Every distinct data shape compiles new XLA programs, so the
-# forecaster tests that fit many shapes (index types, update windows) take about 15 minutes
-# on a loaded 2-core machine: they run with SSMCAST_SKTIME_FULL=1 (all of them passed when
-# this test was written), and the default run keeps the suite within its time budget.
+# forecaster tests that fit many shapes (index types, update windows) take many minutes on
+# a 2-core machine (13 minutes with two parameter sets on a loaded one): they run with
+# SSMCAST_SKTIME_FULL=1 (all of them passed when this test was written), and the default
+# run keeps the suite near its time budget.
 _MANY_SHAPES = [
     "test_predict_time_index",
     "test_predict_time_index_with_X",
