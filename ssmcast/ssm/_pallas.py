@@ -258,6 +258,7 @@ def selective_kernel_scan(
 
     Examples:
         >>> import jax.numpy as jnp
+        >>> from ssmcast.ssm._selective import _sequential
         >>> T, D, N = 5, 2, 3
         >>> y, h = selective_kernel_scan(
         ...     jnp.ones((T, D)),
@@ -266,6 +267,7 @@ def selective_kernel_scan(
         ...     jnp.ones((T, N)),
         ...     jnp.ones((T, N)),
         ...     jnp.zeros((D, N)),
+        ...     reference=_sequential,
         ... )
         >>> y.shape, h.shape
         ((5, 2), (2, 3))
