@@ -5,7 +5,12 @@ For each size it prints the milliseconds of each method (forward, float32), the 
 time to the memory floor: the bytes that must move (read ``a`` and ``b``, write ``h``) over
 the copy bandwidth that this script measures first on the same device. A second table times
 the gradient (forward plus backward): our custom VJP against JAX's autodiff through
-``jax.lax.associative_scan``.
+``jax.lax.associative_scan``. A third times ``selective_scan``, with its own memory floor
+(read ``x``, ``dt``, ``B``, ``C``; write ``y``).
+
+On an accelerator the fused Pallas kernels (``method="pallas"``) are timed too; on a CPU they
+would run in Pallas' interpreter, which measures nothing, so they are left out there (pass
+``--pallas`` to force them).
 
 Run:  python benchmarks/scan.py            (CPU grid; the GPU grid when a GPU is present)
       python benchmarks/scan.py --quick    (a few small sizes, seconds)
@@ -24,24 +29,37 @@ import numpy as np
 from ssmcast.ssm import choose_method, choose_selective_method, linear_recurrence, selective_scan
 from ssmcast.ssm._recurrence import _combine
 
-METHODS = ("sequential", "associative", "chunked")
+METHODS = ["sequential", "associative", "chunked"]  # + "pallas" on an accelerator (main)
 
 
 def timeit(fn, *args, repeats: int = 5, min_seconds: float = 0.2) -> float:
-    """Median milliseconds of ``fn(*args)`` after compiling, over enough calls to be stable."""
-    jax.block_until_ready(fn(*args))
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    once = time.perf_counter() - start
-    inner = max(1, int(min_seconds / repeats / max(once, 1e-6)))
-    runs = []
-    for _ in range(repeats):
+    """Milliseconds of ``fn(*args)`` after compiling (see :func:`timeit_together`)."""
+    return timeit_together({"fn": fn}, *args, repeats=repeats, min_seconds=min_seconds)["fn"]
+
+
+def timeit_together(fns: dict, *args, repeats: int = 7, min_seconds: float = 0.2) -> dict:
+    """Milliseconds of each ``fn(*args)``: the best round, the functions timed in turn.
+
+    Interleaving puts every method under the same machine load, and the best of the rounds
+    is the least disturbed one (a noisy neighbour only ever adds time), so the ratios hold
+    even where absolute times drift.
+    """
+    inner = {}
+    for name, fn in fns.items():
+        jax.block_until_ready(fn(*args))  # compile
         start = time.perf_counter()
-        for _ in range(inner):
-            out = fn(*args)
-        jax.block_until_ready(out)
-        runs.append((time.perf_counter() - start) / inner)
-    return 1e3 * float(np.median(runs))
+        jax.block_until_ready(fn(*args))
+        once = time.perf_counter() - start
+        inner[name] = max(1, int(min_seconds / repeats / max(once, 1e-6)))
+    runs: dict = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(inner[name]):
+                out = fn(*args)
+            jax.block_until_ready(out)
+            runs[name].append((time.perf_counter() - start) / inner[name])
+    return {name: 1e3 * float(np.min(r)) for name, r in runs.items()}
 
 
 def copy_bandwidth(num_bytes: int) -> float:
@@ -68,16 +86,17 @@ def forward_table(sizes, bandwidth: float, backend: str, chunk_sizes=()) -> list
         shape = (num_timesteps, batch, state)
         a = jax.random.uniform(ka, shape, jnp.float32, 0.9, 0.999)
         b = jax.random.normal(kb, shape, jnp.float32)
-        times = {}
-        for method in METHODS:
-            fn = jax.jit(lambda a, b, m=method: linear_recurrence(a, b, method=m))
-            times[method] = timeit(fn, a, b)
-        extra = {}
+        fns = {
+            method: jax.jit(lambda a, b, m=method: linear_recurrence(a, b, method=m))
+            for method in METHODS
+        }
         for size in chunk_sizes:
-            fn = jax.jit(
+            fns[f"chunked{size}"] = jax.jit(
                 lambda a, b, c=size: linear_recurrence(a, b, method="chunked", chunk_size=c)
             )
-            extra[f"chunked{size}"] = timeit(fn, a, b)
+        measured = timeit_together(fns, a, b)
+        times = {m: measured[m] for m in METHODS}
+        extra = {k: v for k, v in measured.items() if k not in METHODS}
         fastest = min(times, key=times.get)
         chosen = choose_method(num_timesteps, batch * state, backend)
         floor_ms = 1e3 * 3 * a.size * 4 / bandwidth
@@ -129,9 +148,13 @@ def gradient_table(sizes) -> None:
         )
 
 
-def selective_table(quick: bool, backend: str) -> None:
+def selective_table(quick: bool, backend: str, bandwidth: float) -> None:
     print("\nselective_scan (ms, forward, batch of 8 sequences by vmap, D=64 channels, N=16)")
-    print(f"{'T':>6} " + " ".join(f"{m:>11}" for m in METHODS) + f" {'auto':>11} {'auto/best':>9}")
+    print(
+        f"{'T':>6} "
+        + " ".join(f"{m:>11}" for m in METHODS)
+        + f" {'auto':>11} {'auto/best':>9} {'best/floor':>10}"
+    )
     lengths = (256, 1024) if quick else (1024, 4096, 16384)
     batch, channels, state_dim = 8, 64, 16
     for num_timesteps in lengths:
@@ -140,20 +163,20 @@ def selective_table(quick: bool, backend: str) -> None:
         dt = jax.nn.softplus(jax.random.normal(keys[1], (batch, num_timesteps, channels)))
         A = -jnp.exp(jax.random.normal(keys[2], (channels, state_dim)))
         B = jax.random.normal(keys[3], (batch, num_timesteps, state_dim))
-        times = {}
-        for method in METHODS:
-            fn = jax.jit(
-                jax.vmap(
-                    lambda x, dt, B, A=A, m=method: selective_scan(x, dt, A, B, B, method=m),
-                )
+        fns = {
+            method: jax.jit(
+                jax.vmap(lambda x, dt, B, A=A, m=method: selective_scan(x, dt, A, B, B, method=m))
             )
-            times[method] = timeit(fn, x, dt, B)
+            for method in METHODS
+        }
+        times = timeit_together(fns, x, dt, B)
         chosen = choose_selective_method(num_timesteps, channels, state_dim, backend)
         best = min(times.values())
+        floor_ms = 1e3 * batch * num_timesteps * (3 * channels + 2 * state_dim) * 4 / bandwidth
         print(
             f"{num_timesteps:>6} "
             + " ".join(f"{times[m]:>11.3f}" for m in METHODS)
-            + f" {chosen:>11} {times[chosen] / best:>8.2f}x",
+            + f" {chosen:>11} {times[chosen] / best:>8.2f}x {best / floor_ms:>9.2f}x",
             flush=True,
         )
 
@@ -164,8 +187,16 @@ def main() -> None:
     parser.add_argument(
         "--chunk-sizes", default="", help="extra chunk sizes to time, comma-separated (e.g. 4,16)"
     )
+    parser.add_argument(
+        "--forward-only", action="store_true", help="the forward table of linear_recurrence only"
+    )
+    parser.add_argument(
+        "--pallas", action="store_true", help="time the Pallas kernels on a CPU too (interpreted)"
+    )
     args = parser.parse_args()
     backend = jax.default_backend()
+    if backend != "cpu" or args.pallas:
+        METHODS.append("pallas")
     device = jax.devices()[0]
     print(f"ssmcast scan benchmark: jax {jax.__version__}, backend {backend}, device {device}")
     print(f"host: {platform.processor() or platform.machine()}, float32")
@@ -188,9 +219,11 @@ def main() -> None:
             f"{min(r['auto_vs_floor'] for r in long_rows):.2f}x to "
             f"{max(r['auto_vs_floor'] for r in long_rows):.2f}x"
         )
+    if args.forward_only:
+        return
     grad_sizes = sizes[:2] if args.quick else [s for s in sizes if s[0] in (1024, 16384)]
     gradient_table(grad_sizes)
-    selective_table(args.quick, backend)
+    selective_table(args.quick, backend, bandwidth)
 
 
 if __name__ == "__main__":
