@@ -63,16 +63,14 @@ def _tiny(cls, **overrides):
 # forecaster tests (many index types, update windows and lengths) take many minutes on a
 # 2-core machine (7.5 minutes with a cold compilation cache on a loaded one): they run with
 # SSMCAST_SKTIME_FULL=1 (all of them passed when this test was written). By default, the
-# forecaster tests below run, which cover intervals, quantiles, X, update, panel data and
-# the errors sktime expects.
+# forecaster checks below run: each path once (panel and hierarchical data with X, unequal
+# lengths, update with X, the errors sktime expects); intervals and quantiles are checked
+# by the estimator checks and the tests further down.
 _QUICK = [
-    "test_cutoff",
     "test_different_fh_in_fit_and_predict_error_handling",
     "test_fh_not_passed_error_handling",
     "test_hierarchical_with_exogenous",
     "test_pred_int_tag",
-    "test_predict_interval",
-    "test_predict_quantiles",
     "test_predict_series_name_preserved",
     "test_raises_not_fitted_error",
     "test_unequal_length_hierarchical_fit_predict",
