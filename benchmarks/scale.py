@@ -11,9 +11,19 @@ Three measurements, printed as tables:
    ``dask.distributed.LocalCluster`` of 1 and 2 worker processes.
 3. ``streaming``: stations per second of ``update`` (one new step) plus ``predict`` for 1,
    100 and 10,000 stations in one call.
+4. ``peers``: the same many-station backtest (the stations and origins of ``dask``) with
+   statsforecast's SeasonalNaive and AutoETS, in this process and through statsforecast's
+   own Dask backend (fugue) on a ``LocalCluster`` of 1 and 2 workers. statsforecast needs
+   pandas < 3, so this part runs in its own environment:
+   ``python -m venv /tmp/benv && /tmp/benv/bin/pip install statsforecast "pandas<3"
+   "dask[distributed]" "fugue[dask]" && /tmp/benv/bin/pip install -e .``, then
+   ``/tmp/benv/bin/python benchmarks/scale.py --part peers``. statsforecast refits every
+   station at every origin (that is what its ``cross_validation`` does), where ssmcast's
+   one-pass backtest applies one fitted global model; the peers do not take missing values,
+   so theirs are filled by linear interpolation first.
 
 Run:
-    python benchmarks/scale.py [--part devices|dask|streaming] [--quick]
+    python benchmarks/scale.py [--part devices|dask|streaming|peers] [--quick]
 """
 
 from __future__ import annotations
@@ -155,9 +165,66 @@ def streaming(quick: bool) -> None:
     del pd
 
 
+# --- 4. statsforecast's own Dask backend on the same stations ------------------------------
+
+
+def peers(quick: bool) -> None:
+    try:
+        from statsforecast import StatsForecast
+        from statsforecast.models import AutoETS, SeasonalNaive
+    except ImportError:
+        print("peers: statsforecast is not installed here (see the module docstring)")
+        return
+    import dask.dataframe as dd
+    import pandas as pd
+    from distributed import Client, LocalCluster
+
+    copies = 10 if quick else 40
+    temp = sites(copies=copies, year=slice("2015", "2016"))
+    n = temp.sizes["station"]
+    frame = (
+        temp.to_series()
+        .rename("y")
+        .reset_index()
+        .rename(columns={"station": "unique_id", "time": "ds"})
+    )
+    frame["y"] = frame.groupby("unique_id")["y"].transform(
+        lambda y: y.interpolate(limit_direction="both")
+    )
+    test_days = int((pd.DatetimeIndex(temp["time"].values) >= "2016-07-01").sum())
+    windows = test_days // 7
+    print(
+        f"{n} stations x {temp.sizes['time']} days; statsforecast cross_validation, h=7, "
+        f"step 7, {windows} windows (the origins of the ssmcast backtest)"
+    )
+    print("model           where                 stations_per_s")
+    for model in (SeasonalNaive(season_length=7), AutoETS(season_length=7)):
+        name = type(model).__name__
+
+        def run(data, model=model):
+            forecaster = StatsForecast(models=[model], freq="D", n_jobs=1)
+            out = forecaster.cross_validation(df=data, h=7, step_size=7, n_windows=windows)
+            return out.compute() if hasattr(out, "compute") else out
+
+        seconds = _time(lambda: run(frame), repeat=2)
+        print(f"{name:<16}{'this process':<22}{n / seconds:>14.1f}")
+        for workers in (1, 2):
+            with (
+                LocalCluster(
+                    n_workers=workers, threads_per_worker=1, dashboard_address=None
+                ) as cluster,
+                Client(cluster),
+            ):
+                lazy = dd.from_pandas(frame, npartitions=2 * workers)
+                seconds = _time(lambda lazy=lazy: run(lazy), repeat=2)
+            print(f"{name:<16}{f'dask, {workers} worker(s)':<22}{n / seconds:>14.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=["devices", "dask", "streaming"], action="append")
+    parser.add_argument(
+        "--part", choices=["devices", "dask", "streaming", "peers"], action="append"
+    )
     parser.add_argument("--quick", action="store_true", help="smaller sizes (seconds)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--epochs", type=int, default=5, help=argparse.SUPPRESS)
@@ -170,7 +237,8 @@ def main() -> None:
     parts = args.part or ["devices", "dask", "streaming"]
     for part in parts:
         print()
-        {"devices": devices, "dask": dask_workers, "streaming": streaming}[part](args.quick)
+        run = {"devices": devices, "dask": dask_workers, "streaming": streaming, "peers": peers}
+        run[part](args.quick)
     return None
 
 
