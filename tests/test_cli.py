@@ -325,6 +325,18 @@ def test_utc_offsets_that_change_at_a_daylight_saving_switch_are_read_as_instant
     assert (forecasts["yhat"].to_numpy() == forecasts["y"].to_numpy() - 1).all()
 
 
+def test_times_that_pandas_cannot_put_in_one_zone_get_a_message(tmp_path):
+    # a time with an offset glued to a separator is not seen as one, and pandas 3.0 refuses
+    # the column ("Mixed timezones detected") instead of reading it: a message, not a crash
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"time\n2024-03-01T00:00:00+01:00;\n2024-03-01 01:00:00;0.0\n")
+    result = run(
+        "backtest", path, "--target", "T", "--model", "naive", "--horizon", 1,
+        "--compare", "", "--quiet", "--out", tmp_path / "out",
+    )  # fmt: skip
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -173,7 +173,12 @@ def parse_times(
         [2]
     """
     if date_format is not None:
-        times = pd.to_datetime(values, errors="coerce", format=date_format)
+        try:
+            times = pd.to_datetime(values, errors="coerce", format=date_format)
+        except (ValueError, TypeError, OverflowError) as err:
+            raise DataError(
+                f"Column '{column}' cannot be read with the --date-format {date_format!r} ({err})."
+            ) from None
         how = f"the --date-format {date_format!r}"
     elif pd.api.types.is_datetime64_any_dtype(values):
         return values
@@ -212,13 +217,20 @@ def parse_times(
                 f"Column '{column}' mixes times with a UTC offset ({aware!r}) and without "
                 f"({naive!r}); write every time the same way."
             )
-        times = pd.to_datetime(
-            text,
-            errors="coerce",
-            format="mixed",
-            dayfirst=bool(dayfirst),
-            utc=bool(with_offset.any()),
-        )
+        try:
+            times = pd.to_datetime(
+                text,
+                errors="coerce",
+                format="mixed",
+                dayfirst=bool(dayfirst),
+                utc=bool(with_offset.any()),
+            )
+        except (ValueError, TypeError, OverflowError) as err:
+            # e.g. pandas 3.0 refuses times in several zones read without utc=True
+            raise DataError(
+                f"Column '{column}' cannot be read as times ({err}). Write every time the "
+                "same way (all with a UTC offset, or none), or give --date-format."
+            ) from None
         how = "a time"
     if times.isna().any():
         bad = values[times.isna()].iloc[0]
