@@ -198,16 +198,42 @@ def test_padding_to_a_bucket_length_changes_nothing_and_shares_the_compilation(m
 
     y = _sine(num_timesteps=201)
     y[0, 150:160] = np.nan  # a gap inside, so the mask matters
-    config = _config(epochs=3, val_fraction=0.2)
+    config = _config(epochs=3, val_fraction=0.2, segment_length=256)  # segments of 161 steps
     padded = fit(_model(), y, config=config)
-    assert _fit.bucket_length(201) == 224  # 201 steps train and validate padded to 224
+    assert _fit.bucket_length(201) == 224  # 201 steps validate padded to 224
+    assert _fit.bucket_length(161) == _fit.bucket_length(168) == 192  # and train padded to 192
     monkeypatch.setattr(_fit, "bucket_length", lambda n: n)  # the unpadded reference
     plain = fit(_model(), y, config=config)
     monkeypatch.undo()
     np.testing.assert_allclose(padded.history["val_loss"], plain.history["val_loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(padded.params), jax.tree.leaves(plain.params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
-    # a few more steps fall in the same bucket: no new compilation of the epoch
+    # the epoch's program depends on the architecture and the settings, not on the data:
+    # other lengths (segments of 168 steps, also padded to 192), other numbers of series,
+    # epochs and steps share it
     compiled = _steps.train_members._cache_size()
     fit(_model(), _sine(num_timesteps=210), config=config)
     assert _steps.train_members._cache_size() == compiled
+    fit(_model(), _sine(num_timesteps=640, num_series=3), config=_config(epochs=5))
+    compiled = _steps.train_members._cache_size()
+    fit(_model(), _sine(num_timesteps=500, num_series=1), config=_config(steps_per_epoch=7))
+    assert _steps.train_members._cache_size() == compiled
+
+
+def test_an_epoch_in_blocks_trains_as_one_block(monkeypatch):
+    from ssmcast.training import _fit
+
+    y = _sine(num_timesteps=300)
+    config = _config(epochs=2, steps_per_epoch=10, val_fraction=0.2)
+    whole = fit(_model(), y, config=config)
+    # blocks of 4 steps: 4 + 4 + 2, the last one filled up with 2 steps that do nothing
+    assert _fit.BLOCK_STEPS == 4
+    # against blocks of 3 (when 4 would be too large a block of segments): 3 + 3 + 3 + 1
+    step_bytes = 4 * 48 * (1 + 1 + 1) * 4
+    monkeypatch.setattr(_fit, "_BLOCK_BYTES", 3 * step_bytes + 1)
+    assert _fit._blocks(step_bytes) == 3
+    blocks = fit(_model(), y, config=config)
+    np.testing.assert_allclose(blocks.history["train_loss"], whole.history["train_loss"], rtol=1e-5)
+    np.testing.assert_allclose(blocks.history["val_loss"], whole.history["val_loss"], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(blocks.params), jax.tree.leaves(whole.params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)

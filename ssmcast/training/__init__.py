@@ -6,13 +6,15 @@ examples per segment. The loss (CRPS or NLL for a normal head, MSE or MAE for a 
 is averaged over every observed (origin, lead, output) target. Parameters form two optimizer
 groups: the SSM parameters (:class:`~ssmcast.layers.SSMParam`) with a lower learning rate and
 no weight decay, and the rest with AdamW; both share warm-up, cosine decay and global
-gradient clipping. A whole epoch is one jitted :func:`jax.lax.scan` of pure train steps.
-Early stopping watches a time-ordered validation tail. The arrays are padded to a bucket
-length (:func:`bucket_length`), so fits on data of similar lengths share one compilation.
-With a device mesh (:func:`make_mesh`), each step's batch of segments is split over the
-devices and XLA sums the gradients (data parallel, also across processes under
-:func:`jax.distributed.initialize`). Everything here takes arrays; the estimator wraps it
-with pandas.
+gradient clipping. An epoch runs as jitted blocks of a few train steps
+(:func:`jax.lax.scan`) over segments cut on the host; the compiled block depends on the
+architecture and the settings, not on the data, so fits on data of any length, any number of
+series and any number of steps share one compilation. Early stopping watches a time-ordered
+validation tail, padded to a bucket length (:func:`bucket_length`) so that data of similar
+lengths share that pass too. With a device mesh (:func:`make_mesh`), each step's batch of
+segments is split over the devices and XLA sums the gradients (data parallel, also across
+processes under :func:`jax.distributed.initialize`). Everything here takes arrays; the
+estimator wraps it with pandas.
 """
 
 from ssmcast.training._fit import (

@@ -21,9 +21,16 @@ from ssmcast.training._steps import (
     TrainConfig,
     evaluate_members,
     make_optimizer,
+    schedule_steps,
     sharded_steps,
     train_members,
 )
+
+# An epoch runs as blocks of BLOCK_STEPS steps (one compiled program for any number of
+# steps; the last block is filled up with steps that do nothing), fewer when one block of
+# training segments, cut on the host, would exceed _BLOCK_BYTES.
+BLOCK_STEPS = 4
+_BLOCK_BYTES = 2**28
 
 
 class TrainResult(NamedTuple):
@@ -137,6 +144,8 @@ def _optimizer_config(config):
         steps_per_epoch=None,
         val_fraction=0.0,
         patience=0,
+        burn_in=0,
+        outage_rate=0.0,
         seed=0,
         progress=False,
         loss=None,
@@ -214,10 +223,10 @@ def validation_steps(mask: np.ndarray, fraction: float) -> int:
 def bucket_length(n: int) -> int:
     """``n`` rounded up to one of few lengths: 4, 5, 6 or 7 times a power of two.
 
-    Training pads its arrays to this length, so that data of similar lengths (a refit on a
-    few more steps, another cut of the same data) reuse one compiled program instead of
-    compiling their own; the padding costs at most a quarter more steps in the validation
-    pass, and none in training.
+    Training pads its validation window, and segments shorter than ``segment_length`` (on
+    short data), to this length, so that data of similar lengths (a refit on a few more
+    steps, another cut of the same data) reuse one compiled program instead of compiling
+    their own; the padding costs at most a quarter more steps.
 
     Examples:
         >>> [bucket_length(n) for n in (1, 8, 9, 100, 1000, 1025)]
@@ -229,21 +238,63 @@ def bucket_length(n: int) -> int:
     return power * math.ceil(n / power)
 
 
-def _pad_time(x, dt, mask, length: int):
-    """Steps appended up to ``length``: no input, no observation, a gap of one step.
+def _pad_time(x, dt, mask, length: int, axis: int = 1):
+    """Steps appended up to ``length`` along ``axis``: no input, no observation, a gap of one.
 
     The network reads causally and every loss counts only observed targets, so the padding
     changes no loss and no gradient of the real steps.
     """
-    extra = length - x.shape[1]
+    extra = length - x.shape[axis]
     if extra <= 0:
         return x, dt, mask
-    pad = [(0, 0), (0, extra)]
+    pad = [(0, 0)] * axis + [(0, extra)]
     return (
-        jnp.pad(x, [*pad, (0, 0)]),
-        jnp.pad(dt, pad, constant_values=1.0),
-        jnp.pad(mask, [*pad, (0, 0)], constant_values=False),
+        np.pad(x, [*pad, (0, 0)]),
+        np.pad(dt, pad, constant_values=1.0),
+        np.pad(mask, [*pad, (0, 0)], constant_values=False),
     )
+
+
+def _pad_series(x, dt, mask):
+    """Series of no observation appended up to a power of two (they weigh nothing)."""
+    extra = 2 ** (len(x) - 1).bit_length() - len(x)
+    if extra <= 0:
+        return x, dt, mask
+    pad = [(0, extra), (0, 0)]
+    return (
+        np.pad(x, [*pad, (0, 0)]),
+        np.pad(dt, pad, constant_values=1.0),
+        np.pad(mask, [*pad, (0, 0)], constant_values=False),
+    )
+
+
+def _segments(x, dt, mask, series, starts, length: int, width: int):
+    """The segments ``(..., length)`` cut at ``series, starts``, padded to ``width`` steps."""
+    where = (series[..., None], starts[..., None] + np.arange(length))
+    return _pad_time(x[where], dt[where], mask[where], width, axis=series.ndim)
+
+
+def _blocks(step_bytes: int) -> int:
+    """Steps per block of an epoch: ``BLOCK_STEPS``, fewer when their segments are too large.
+
+    Examples:
+        >>> _blocks(2**20), _blocks(2**27), _blocks(2**30)
+        (4, 2, 1)
+    """
+    return max(1, min(BLOCK_STEPS, _BLOCK_BYTES // step_bytes))
+
+
+def default_steps(num_segments: float) -> int:
+    """Steps per epoch when ``steps_per_epoch`` is None: about ``num_segments`` batches.
+
+    The count is rounded to a multiple of ``BLOCK_STEPS`` (so that no step of an epoch's
+    blocks is wasted), and is at least 8.
+
+    Examples:
+        >>> [default_steps(n) for n in (0.5, 9.0, 10.5, 101.0)]
+        [8, 8, 12, 100]
+    """
+    return max(8, BLOCK_STEPS * math.floor(num_segments / BLOCK_STEPS + 0.5))
 
 
 def _outages(rng, shape, length: int, rate: float) -> np.ndarray:
@@ -435,11 +486,13 @@ def fit_ensemble(
         )
     train_end = num_timesteps - num_val
     length = min(config.segment_length, train_end)
-    steps = config.steps_per_epoch or max(
-        8, math.ceil(num_series * train_end / (config.batch_size * length))
+    # segments cut from short data are padded to a bucket length: they share the compiled epoch
+    width = min(config.segment_length, bucket_length(length))
+    steps = config.steps_per_epoch or default_steps(
+        num_series * train_end / (config.batch_size * length)
     )
     # a short series leaves a short segment: keep at least half of it in the loss
-    config = dataclasses.replace(config, burn_in=min(config.burn_in, length // 2))
+    burn_in = min(config.burn_in, length // 2)
     num_members = len(models)
     splits = [_split_model(model) for model in models]
     split_graphdef, _, rest = splits[0]
@@ -447,35 +500,37 @@ def fit_ensemble(
         raise ValueError("The members of an ensemble must share one architecture.")
     params = _stack([p for _, p, _ in splits])
     rest = _stack([r for _, _, r in splits])
-    tx = make_optimizer(config, config.epochs * steps)
+    total_steps = config.epochs * steps
+    tx = make_optimizer(config, total_steps)
     opt_state = jax.vmap(tx.init)(params)
     ok = jnp.ones(num_members, bool)
+    # the step counts and the burn-in are arguments of the compiled epoch, not part of it
+    hyper = jnp.asarray([*schedule_steps(config, total_steps), burn_in], jnp.int32)
     parallel = mesh is not None and (mesh.size > 1 or jax.process_count() > 1)
     step_fns = (train_members, evaluate_members)
     if parallel:
         step_fns = sharded_steps(mesh)
-        params, opt_state, ok, rest = put_replicated((params, opt_state, ok, rest), mesh)
+        params, opt_state, ok, rest, hyper = put_replicated(
+            (params, opt_state, ok, rest, hyper), mesh
+        )
     elif mesh is not None:  # one device: the plain path, on that device
-        params, opt_state, ok, rest = jax.device_put((params, opt_state, ok, rest), mesh.devices[0])
-    static = dict(
-        graphdef=split_graphdef,
-        config=_optimizer_config(config),
-        loss=loss,
-        total_steps=config.epochs * steps,
-        segment_length=length,
-    )
-    # padded to a bucket length: similar lengths share the compiled epoch and validation
-    data = _pad_time(*(jnp.asarray(a) for a in (x, dt, mask)), bucket_length(num_timesteps))
+        params, opt_state, ok, rest, hyper = jax.device_put(
+            (params, opt_state, ok, rest, hyper), mesh.devices[0]
+        )
+    static = dict(graphdef=split_graphdef, config=_optimizer_config(config), loss=loss)
+    batch_size = padded_batch_size(config.batch_size, mesh) if parallel else config.batch_size
+    step_bytes = num_members * batch_size * width * (x.shape[-1] + 1 + mask.shape[-1]) * 4
+    block = _blocks(step_bytes)
     if num_val:
+        # padded to a bucket length, and the series to a power of two: similar data share the
+        # compiled validation pass
         val_start = max(0, train_end - length)
-        window = tuple(jnp.asarray(a[:, val_start:]) for a in (x, dt, mask))
-        val_data = _pad_time(*window, bucket_length(num_timesteps - val_start))
+        window = (x[:, val_start:], dt[:, val_start:], mask[:, val_start:])
+        window = _pad_time(*window, bucket_length(num_timesteps - val_start))
+        val_data = tuple(jnp.asarray(a) for a in _pad_series(*window))
         val_origin = jnp.asarray(train_end - 1 - val_start)
-    if mesh is not None:
-        put = put_replicated if parallel else jax.device_put
-        target = mesh if parallel else mesh.devices[0]
-        data = put(data, target)
-        if num_val:
+        if mesh is not None:
+            put, target = (put_replicated, mesh) if parallel else (jax.device_put, mesh.devices[0])
             val_data, val_origin = put((val_data, val_origin), target)
     # one stream of segments per member: member i draws the same ones in any ensemble
     rngs = np.random.default_rng(config.seed).spawn(num_members)
@@ -491,20 +546,37 @@ def fit_ensemble(
         series = np.stack([r.integers(0, num_series, shape) for r in rngs])
         starts = np.stack([r.integers(0, train_end - length + 1, shape) for r in rngs])
         outages = np.stack([_outages(r, shape, length, config.outage_rate) for r in rngs])
-        batch = (series, starts, outages)
-        if parallel:
-            batch = put_sharded(
-                _pad_batch(*batch, padded_batch_size(config.batch_size, mesh)), mesh, 2
+        series, starts, outages, valid = _pad_batch(series, starts, outages, batch_size)
+        losses, finite = [], []
+        for first in range(0, steps, block):
+            run = min(block, steps - first)
+            cut = slice(first, first + run)
+            batch = (
+                *_segments(x, dt, mask, series[:, cut], starts[:, cut], length, width),
+                outages[:, cut],
+                valid[:, cut],
             )
-        new_params, opt_state, ok, losses, finite = step_fns[0](
-            params, opt_state, ok, rest, *data, *batch, **static
-        )
-        train_loss = np.asarray(jnp.mean(losses, axis=1))
+            active = np.arange(block) < run
+            if run < block:  # the last block of an epoch: inactive steps fill it up
+                batch = tuple(
+                    np.pad(a, [(0, 0), (0, block - run)] + [(0, 0)] * (a.ndim - 2)) for a in batch
+                )
+            if parallel:
+                batch = put_sharded(batch, mesh, 2)
+                active = put_replicated(active, mesh)
+            new_params, opt_state, ok, block_losses, block_finite = step_fns[0](
+                params, opt_state, ok, rest, *batch, active, hyper, **static
+            )
+            params = new_params
+            losses.append(np.asarray(block_losses)[:, :run])
+            finite.append(np.asarray(block_finite)[:, :run])
+        losses, finite = np.concatenate(losses, axis=1), np.concatenate(finite, axis=1)
+        train_loss = losses.mean(axis=1)
         val_loss = np.full(num_members, np.nan)
         if num_val:
             val_loss = np.asarray(
                 step_fns[1](
-                    new_params,
+                    params,
                     rest,
                     *val_data,
                     val_origin,
@@ -517,7 +589,7 @@ def fit_ensemble(
         if not ok_host.all() or (num_val and not np.isfinite(val_loss).all()):
             member = int(np.argmin(ok_host & np.isfinite(val_loss) if num_val else ok_host))
             where = (
-                f"step {int(np.argmin(np.asarray(finite)[member]))} of epoch {epoch}"
+                f"step {int(np.argmin(finite[member]))} of epoch {epoch}"
                 if not ok_host.all()
                 else f"the validation after epoch {epoch}"
             )
@@ -533,7 +605,6 @@ def fit_ensemble(
                 "values.",
                 result,
             )
-        params = new_params
         history["train_loss"].append(float(train_loss.mean()))
         history["val_loss"].append(float(val_loss.mean()) if num_val else math.nan)
         score = val_loss if num_val else train_loss

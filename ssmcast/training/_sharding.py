@@ -1,10 +1,11 @@
 """Data-parallel training over devices with :mod:`jax.sharding`, also across processes.
 
-The devices form a one-axis :class:`~jax.sharding.Mesh` (axis ``"batch"``). The training data
-and the parameters are replicated on every device; the batch of training segments (where
-each segment is cut, and its weight: 0 for the padding that makes the batch divide evenly)
-is sharded along the mesh axis. Plain :func:`jax.jit` then runs each device's segments on
-that device and XLA reduces the loss and the gradients across the mesh: no ``pmap``.
+The devices form a one-axis :class:`~jax.sharding.Mesh` (axis ``"batch"``). The parameters
+(and the validation window) are replicated on every device; the batch of training segments
+(cut on the host, each with its weight: 0 for the padding that makes the batch divide
+evenly) is sharded along the mesh axis, so each device receives only its own segments.
+Plain :func:`jax.jit` then runs each device's segments on that device and XLA reduces the
+loss and the gradients across the mesh: no ``pmap``.
 
 Under :func:`jax.distributed.initialize` the mesh spans the devices of every process; each
 process passes its own share of the series and :func:`gather_processes` assembles the

@@ -1,9 +1,10 @@
 """Pure, jitted pieces of training: the optimizer, the forking-sequence loss, an epoch.
 
-:func:`train_epoch` is one :func:`jax.lax.scan` of train steps; everything that shapes the
-computation is a static argument, so fits of the same architecture and settings share one
-compilation. The epoch loop in ``_fit`` drives these from arrays; :mod:`ssmcast.training`
-re-exports them.
+:func:`train_epoch` is one :func:`jax.lax.scan` of train steps over segments already cut
+from the data; the number of steps, the length of the data, the step count of the schedule
+and the burn-in are arguments, not static settings, so fits of the same architecture and
+settings share one compilation whatever the data. The epoch loop in ``_fit`` drives these
+from arrays; :mod:`ssmcast.training` re-exports them.
 """
 
 import dataclasses
@@ -25,7 +26,7 @@ class TrainConfig:
     Attributes:
         epochs: Largest number of epochs.
         steps_per_epoch: Optimizer steps per epoch; when None, enough batches to cover the
-            training range about once (at least 8).
+            training range about once (at least 8, a multiple of 4).
         batch_size: Segments per batch, drawn across series.
         segment_length: Length of each training segment (cut to the training range).
         learning_rate: Peak learning rate of the AdamW group.
@@ -82,13 +83,44 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
         >>> params = ({"a": jnp.ones(2)}, {"w": jnp.ones((2, 2))})
         >>> state = tx.init(params)
     """
+    return _optimizer(config, *schedule_steps(config, total_steps))
+
+
+def schedule_steps(config: TrainConfig, total_steps: int) -> tuple[int, int]:
+    """``(warmup, total)``: the steps of the learning-rate warm-up and of the whole schedule.
+
+    Examples:
+        >>> schedule_steps(TrainConfig(warmup_fraction=0.05), 100)
+        (5, 100)
+    """
     total_steps = max(int(total_steps), 2)
     warmup = min(max(1, int(config.warmup_fraction * total_steps)), total_steps - 1)
+    return warmup, total_steps
 
+
+def _warmup_cosine(peak: float, final_ratio: float, warmup, total):
+    """Linear warm-up from 0 to ``peak``, then cosine decay to ``peak * final_ratio``.
+
+    The formula of :func:`optax.warmup_cosine_decay_schedule`, written so that ``warmup``
+    and ``total`` may be traced values: a fit's step count is then an argument of the
+    compiled epoch, not part of its program.
+    """
+    end = peak * final_ratio
+    alpha = 0.0 if peak == 0 else end / peak
+
+    def schedule(count):
+        warm = -peak * (1 - jnp.clip(count, 0, warmup) / warmup) + peak
+        decay_steps = total - warmup
+        done = jnp.minimum(count - warmup, decay_steps)
+        cosine = 0.5 * (1 + jnp.cos(jnp.pi * done / decay_steps))
+        return jnp.where(count < warmup, warm, peak * ((1 - alpha) * cosine + alpha))
+
+    return schedule
+
+
+def _optimizer(config: TrainConfig, warmup, total) -> optax.GradientTransformation:
     def schedule(peak):
-        return optax.warmup_cosine_decay_schedule(
-            0.0, peak, warmup, total_steps, end_value=peak * config.final_lr_ratio
-        )
+        return _warmup_cosine(peak, config.final_lr_ratio, warmup, total)
 
     def decay_mask(params):
         return jax.tree.map(lambda p: p.ndim >= 2, params)
@@ -156,9 +188,7 @@ def _batch_loss(graphdef, rest, params, xb, dtb, mb, ib, loss, first_origin):
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
 
 
-@functools.partial(
-    jax.jit, static_argnames=("graphdef", "config", "loss", "total_steps", "segment_length")
-)
+@functools.partial(jax.jit, static_argnames=("graphdef", "config", "loss"))
 def train_epoch(
     params,
     opt_state,
@@ -167,63 +197,59 @@ def train_epoch(
     x,
     dt,
     mask,
-    series,
-    starts,
-    outages=None,
-    valid=None,
+    outages,
+    valid,
+    active,
+    hyper,
     *,
     graphdef,
     config,
     loss,
-    total_steps,
-    segment_length,
 ):
-    """One jitted epoch: a :func:`jax.lax.scan` of pure train steps over batches.
+    """One jitted epoch (or block of one): a :func:`jax.lax.scan` of pure train steps.
 
-    ``series, starts`` (shape ``(steps, batch_size)``) say where each segment of
-    ``segment_length`` steps is cut from ``x, dt, mask`` (``(num_series, num_timesteps,
-    ...)``); ``outages`` (``(steps, batch_size, 2)``: start and length within the segment,
-    length 0 for none) hide a span of each segment's inputs, not of its targets; ``valid``
-    (``(steps, batch_size)`` bool, or None for all) marks the segments that count: the others
-    (padding that makes a batch divide evenly over devices) weigh nothing in the loss. A step
-    whose loss or gradient is not finite leaves the parameters unchanged and
-    sets ``ok`` to False, which freezes them for the rest of the epoch. Everything that shapes
-    the computation is static, so fits of the same architecture and settings share one
-    compilation.
+    ``x, dt, mask`` are the training segments, ``(steps, batch_size, segment_length, ...)``,
+    cut from the data on the host (see ``_fit``); ``outages`` (``(steps, batch_size, 2)``:
+    start and length within the segment, length 0 for none) hide a span of each segment's
+    inputs, not of its targets; ``valid`` (``(steps, batch_size)`` bool) marks the segments
+    that count: the others (padding that makes a batch divide evenly over devices) weigh
+    nothing in the loss; ``active`` (``(steps,)`` bool) marks the steps that run: an inactive
+    step (padding of the last block of an epoch) changes nothing. ``hyper`` holds the
+    schedule's warm-up steps, its total steps and the burn-in (positions of each segment left
+    out of the loss) as int32. A step whose loss or gradient is not finite leaves the
+    parameters unchanged and sets ``ok`` to False, which freezes them for the rest of the
+    epoch. Only the architecture, the optimizer settings and the shapes of a block shape the
+    computation, so fits of the same architecture and settings share one compilation
+    whatever the length of their data.
 
     Returns:
         ``(params, opt_state, ok, losses, finite)`` with per-step ``losses`` and ``finite``.
     """
-    tx = make_optimizer(config, total_steps)
-
-    def cut(a, batch):
-        return jax.vmap(lambda i, s: jax.lax.dynamic_slice_in_dim(a[i], s, segment_length))(*batch)
+    tx = _optimizer(config, hyper[0], hyper[1])
+    segment_length = x.shape[2]
 
     def train_step(carry, batch):
         params, opt_state, ok = carry
-        outage = batch[2]
-        xb, dtb, mb = cut(x, batch[:2]), cut(dt, batch[:2]), cut(mask, batch[:2])
-        if valid is not None:
-            mb = mb & batch[3][:, None, None]
+        xb, dtb, mb, outage, use, run = batch
+        mb = mb & use[:, None, None]
         t = jnp.arange(segment_length)[None, :]
         hidden = (t >= outage[:, :1]) & (t < outage[:, :1] + outage[:, 1:])
         ib = mb & ~hidden[..., None]
         value, grads = jax.value_and_grad(
-            lambda p: _batch_loss(graphdef, rest, p, xb, dtb, mb, ib, loss, config.burn_in)
+            lambda p: _batch_loss(graphdef, rest, p, xb, dtb, mb, ib, loss, hyper[2])
         )(params)
         finite = jnp.isfinite(value) & _all_finite(grads)
         updates, new_opt_state = tx.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        good = ok & finite
+        good = ok & finite & run
 
         def keep(new, old):
             return jax.tree.map(lambda n, o: jnp.where(good, n, o), new, old)
 
-        return (keep(new_params, params), keep(new_opt_state, opt_state), good), (value, finite)
+        carry = (keep(new_params, params), keep(new_opt_state, opt_state), ok & (finite | ~run))
+        return carry, (value, finite | ~run)
 
-    if outages is None:
-        outages = jnp.zeros((*series.shape, 2), jnp.int32)
-    batches = (series, starts, outages) + (() if valid is None else (valid,))
+    batches = (x, dt, mask, outages, valid, active)
     (params, opt_state, ok), (losses, finite) = jax.lax.scan(
         train_step, (params, opt_state, ok), batches
     )
@@ -242,9 +268,7 @@ def evaluate(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_s
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
 
 
-@functools.partial(
-    jax.jit, static_argnames=("graphdef", "config", "loss", "total_steps", "segment_length")
-)
+@functools.partial(jax.jit, static_argnames=("graphdef", "config", "loss"))
 def train_members(
     params,
     opt_state,
@@ -253,33 +277,24 @@ def train_members(
     x,
     dt,
     mask,
-    series,
-    starts,
     outages,
-    valid=None,
+    valid,
+    active,
+    hyper,
     *,
     graphdef,
     config,
     loss,
-    total_steps,
-    segment_length,
 ):
     """:func:`train_epoch` for an ensemble: one jitted epoch of every member in lock step.
 
-    ``params``, ``opt_state``, ``ok`` and ``rest`` have a leading member axis, and so do
-    ``series``, ``starts``, ``outages`` and ``valid`` (each member cuts its own segments);
-    the data ``x, dt, mask`` is shared. Returns what :func:`train_epoch` returns, per member.
+    ``params``, ``opt_state``, ``ok``, ``rest`` and the segments ``x, dt, mask, outages,
+    valid`` have a leading member axis (each member trains on its own segments); ``active``
+    and ``hyper`` are shared. Returns what :func:`train_epoch` returns, per member.
     """
-    epoch = functools.partial(
-        train_epoch.__wrapped__,
-        graphdef=graphdef,
-        config=config,
-        loss=loss,
-        total_steps=total_steps,
-        segment_length=segment_length,
-    )
-    return jax.vmap(epoch, in_axes=(0, 0, 0, 0, None, None, None, 0, 0, 0, 0))(
-        params, opt_state, ok, rest, x, dt, mask, series, starts, outages, valid
+    epoch = functools.partial(train_epoch.__wrapped__, graphdef=graphdef, config=config, loss=loss)
+    return jax.vmap(epoch, in_axes=(0, 0, 0, 0, 0, 0, 0, 0, 0, None, None))(
+        params, opt_state, ok, rest, x, dt, mask, outages, valid, active, hyper
     )
 
 
@@ -305,7 +320,7 @@ def sharded_steps(mesh):
     replicated = NamedSharding(mesh, PartitionSpec())
     train = jax.jit(
         train_members.__wrapped__,
-        static_argnames=("graphdef", "config", "loss", "total_steps", "segment_length"),
+        static_argnames=("graphdef", "config", "loss"),
         out_shardings=replicated,
     )
     evaluate = jax.jit(
