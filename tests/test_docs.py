@@ -3,7 +3,9 @@
 * ``mkdocs build --strict`` must succeed: broken links, missing pages and docstrings that
   mkdocstrings cannot render fail the build.
 * Every ```` ```python ```` block of ``docs/index.md`` and ``docs/guide/*.md`` runs, in page
-  order, in one namespace per page (a page reads as one script), in a fresh interpreter. A
+  order, in one fresh namespace per page (a page reads as one script), in the test process
+  (which shares its compiled programs with the other tests; warnings filters, the working
+  folder and open figures are restored after each page). A
   block is skipped when its fence carries more than the language
   (```` ```python title="..." ````) or when the line before the fence is
   ``<!-- no-test -->``. A failing block is reported with its page and its line in the
@@ -13,11 +15,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
+import traceback
+import warnings
 from pathlib import Path
 
 import pytest
@@ -59,61 +62,30 @@ def _page_id(path: Path) -> str:
     return path.relative_to(DOCS).as_posix()
 
 
-# Runs a page's blocks in order in one namespace; a failure prints the block and its
-# traceback (whose line numbers are those of the Markdown file) and exits 1.
-_RUNNER = """
-import json, sys, traceback
-filename, blocks = json.load(sys.stdin)
-namespace = {"__name__": "__docs__"}
-for first_line, code in blocks:
-    try:
-        exec(compile("\\n" * (first_line - 1) + code, filename, "exec"), namespace)
-    except BaseException:
-        print(f"The code block at {filename}:{first_line} failed:\\n\\n{code}\\n", file=sys.stderr)
-        traceback.print_exc()
-        sys.exit(1)
-"""
-
-
 @pytest.mark.parametrize("page", PAGES_WITH_CODE, ids=_page_id)
-def test_code_blocks_run(page: Path, pytestconfig: pytest.Config, tmp_path: Path) -> None:
+def test_code_blocks_run(page: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     requires = _REQUIRES.match(page.read_text(encoding="utf-8").partition("\n")[0])
     if requires:
         pytest.importorskip(requires["module"], reason="an optional dependency of the page")
     blocks = python_blocks(page)
     assert blocks, f"docs/{_page_id(page)} has no ```python blocks to run; is the fence right?"
     filename = f"docs/{_page_id(page)}"
-    # A fresh interpreter per page: the page starts from a clean state, as a reader would.
-    # Most of the time goes into compiling many small XLA programs, so (1) the lowest LLVM
-    # optimisation level halves the compile time on CPU (results change by float rounding at
-    # most), and (2) compiled programs persist in pytest's cache folder (git-ignored), so a
-    # second run takes about half as long.
-    cache = getattr(pytestconfig, "cache", None)
-    jax_cache = cache.mkdir("ssmcast-docs-jax") if cache is not None else tmp_path
-    flags = os.environ.get("XLA_FLAGS", "")
-    env = {
-        **os.environ,
-        "XLA_FLAGS": f"{flags} --xla_backend_optimization_level=0".strip(),
-        "JAX_COMPILATION_CACHE_DIR": str(jax_cache),
-        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", _RUNNER],
-        input=json.dumps([filename, blocks]),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            f"Running the code of {filename} failed; fix the page or the code it documents."
-            f"\n\n{result.stderr}",
-            pytrace=False,
-        )
+    namespace = {"__name__": "__docs__"}
+    monkeypatch.chdir(ROOT)
+    with warnings.catch_warnings():
+        for first_line, code in blocks:
+            try:
+                # padded with blank lines: tracebacks give the line in the Markdown file
+                exec(compile("\n" * (first_line - 1) + code, filename, "exec"), namespace)
+            except Exception:
+                pytest.fail(
+                    f"The code block at {filename}:{first_line} failed; fix the page or the "
+                    f"code it documents.\n\n{code}\n\n{traceback.format_exc()}",
+                    pytrace=False,
+                )
+            finally:
+                if "matplotlib.pyplot" in sys.modules:
+                    sys.modules["matplotlib.pyplot"].close("all")
 
 
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
