@@ -79,6 +79,8 @@ def _run(
     With ``wait=False``, the started process (output in pipes), for runs side by side.
     """
     flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_backend_optimization_level" not in flags:
+        flags = f"{flags} --xla_backend_optimization_level=0".strip()
     env = {
         **os.environ,
         "SSMCAST_EXAMPLE_FAST": "1",
@@ -87,8 +89,10 @@ def _run(
         # The interpreter running the tests comes first on the PATH, for `python` and
         # `ssmcast` in the shell example.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "XLA_FLAGS": f"{flags} --xla_backend_optimization_level=0".strip(),
-        "JAX_COMPILATION_CACHE_DIR": str(jax_cache),
+        # the flags and the compilation cache of the test session (conftest.py), so that
+        # programs compiled by the tests are read from disk here and the other way round
+        "XLA_FLAGS": flags,
+        "JAX_COMPILATION_CACHE_DIR": os.environ.get("JAX_COMPILATION_CACHE_DIR", str(jax_cache)),
         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0",
     }

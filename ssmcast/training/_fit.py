@@ -568,9 +568,10 @@ def fit_ensemble(
                 params, opt_state, ok, rest, *batch, active, hyper, **static
             )
             params = new_params
-            losses.append(np.asarray(block_losses)[:, :run])
-            finite.append(np.asarray(block_finite)[:, :run])
-        losses, finite = np.concatenate(losses, axis=1), np.concatenate(finite, axis=1)
+            losses.append(block_losses)  # read at the end of the epoch: no wait per block
+            finite.append(block_finite)
+        losses = np.concatenate([np.asarray(a) for a in losses], axis=1)[:, :steps]
+        finite = np.concatenate([np.asarray(a) for a in finite], axis=1)[:, :steps]
         train_loss = losses.mean(axis=1)
         val_loss = np.full(num_members, np.nan)
         if num_val:
