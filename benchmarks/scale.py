@@ -218,7 +218,7 @@ def peers(quick: bool) -> None:
         one = frame[frame["unique_id"] == ids[0]]
         run(one)  # warm-up: numba compiles statsforecast's models at their first call
         seconds = _time(lambda part=part: run(part), repeat=repeat)
-        print(f"{name:<16}{count:>8}  {'this process':<22}{count / seconds:>14.1f}", flush=True)
+        print(f"{name:<16}{count:>8}  {'this process':<22}{count / seconds:>14.3g}", flush=True)
         for workers in (1, 2):
             with (
                 LocalCluster(
@@ -230,7 +230,7 @@ def peers(quick: bool) -> None:
                 lazy = dd.from_pandas(part, npartitions=2 * workers)
                 seconds = _time(lambda lazy=lazy: run(lazy), repeat=repeat)
             where = f"dask, {workers} worker(s)"
-            print(f"{name:<16}{count:>8}  {where:<22}{count / seconds:>14.1f}", flush=True)
+            print(f"{name:<16}{count:>8}  {where:<22}{count / seconds:>14.3g}", flush=True)
 
 
 def main() -> None:
