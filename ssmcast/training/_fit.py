@@ -238,34 +238,31 @@ def bucket_length(n: int) -> int:
     return power * math.ceil(n / power)
 
 
-def _pad_time(x, dt, mask, length: int, axis: int = 1):
-    """Steps appended up to ``length`` along ``axis``: no input, no observation, a gap of one.
+def _pad(x, dt, mask, axis: int, extra: int):
+    """``extra`` entries appended along ``axis``: no input, no observation, a gap of one step.
 
     The network reads causally and every loss counts only observed targets, so the padding
-    changes no loss and no gradient of the real steps.
+    changes no loss and no gradient of the real steps (or series).
     """
-    extra = length - x.shape[axis]
     if extra <= 0:
         return x, dt, mask
-    pad = [(0, 0)] * axis + [(0, extra)]
-    return (
-        np.pad(x, [*pad, (0, 0)]),
-        np.pad(dt, pad, constant_values=1.0),
-        np.pad(mask, [*pad, (0, 0)], constant_values=False),
-    )
+
+    def pad(a, value):
+        width = [(0, 0)] * a.ndim
+        width[axis] = (0, extra)
+        return np.pad(a, width, constant_values=value)
+
+    return pad(x, 0.0), pad(dt, 1.0), pad(mask, False)
+
+
+def _pad_time(x, dt, mask, length: int, axis: int = 1):
+    """Steps appended along ``axis`` up to ``length`` (see :func:`_pad`)."""
+    return _pad(x, dt, mask, axis, length - x.shape[axis])
 
 
 def _pad_series(x, dt, mask):
-    """Series of no observation appended up to a power of two (they weigh nothing)."""
-    extra = 2 ** (len(x) - 1).bit_length() - len(x)
-    if extra <= 0:
-        return x, dt, mask
-    pad = [(0, extra), (0, 0)]
-    return (
-        np.pad(x, [*pad, (0, 0)]),
-        np.pad(dt, pad, constant_values=1.0),
-        np.pad(mask, [*pad, (0, 0)], constant_values=False),
-    )
+    """Series appended up to a power of two (see :func:`_pad`); they weigh nothing."""
+    return _pad(x, dt, mask, 0, 2 ** (len(x) - 1).bit_length() - len(x))
 
 
 def _segments(x, dt, mask, series, starts, length: int, width: int):
