@@ -237,3 +237,19 @@ def test_an_epoch_in_blocks_trains_as_one_block(monkeypatch):
     np.testing.assert_allclose(blocks.history["val_loss"], whole.history["val_loss"], rtol=1e-5)
     for a, b in zip(jax.tree.leaves(blocks.params), jax.tree.leaves(whole.params), strict=True):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+def test_the_schedule_with_traced_step_counts_is_optax_warmup_cosine():
+    import optax
+
+    from ssmcast.training._steps import _warmup_cosine
+
+    for peak, warmup, total in [(3e-3, 5, 100), (1e-3, 1, 2), (0.0, 3, 10), (1.0, 10, 160)]:
+        reference = optax.warmup_cosine_decay_schedule(
+            0.0, peak, warmup, total, end_value=peak * 0.05
+        )
+        ours = jax.jit(lambda c, w, t, peak=peak: _warmup_cosine(peak, 0.05, w, t)(c))
+        counts = np.arange(total + 5)
+        expected = np.array([float(reference(c)) for c in counts])
+        got = np.array([float(ours(c, warmup, total)) for c in counts])
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
