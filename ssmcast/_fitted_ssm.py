@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ssmcast._calibration import Tracker, advance_tracker
 from ssmcast.base import FitMeta
 from ssmcast.data import Panel, Scaler, calendar_features, future_index
 from ssmcast.models import (
@@ -30,13 +31,11 @@ from ssmcast.models import (
     ensemble_pass,
     model_inputs,
 )
-from ssmcast.training import validation_steps
 
 __all__ = [
     "SSMState",
     "advance_state",
     "batched_init_state",
-    "calibration_factor",
     "encode",
     "forecast_origins",
     "num_members_of",
@@ -67,6 +66,9 @@ class SSMState(NamedTuple):
         staleness: Whether the network reads the time since the last observation.
         scale_factor: Per-lead factor ``(horizon,)`` on the network's forecast spread, from
             the calibration at fit; None for none.
+        tracker: The online calibration that moves the factors per series, lead and channel
+            with every observation after fit (see :mod:`ssmcast._calibration`); None keeps
+            ``scale_factor``.
         seed: The integer seed the fit used (drawn from ``random_state`` when that is None
             or a ``RandomState``).
         devices: The devices the fit trained on (data parallel when several); a loaded
@@ -90,11 +92,14 @@ class SSMState(NamedTuple):
     scale_factor: np.ndarray | None = None
     seed: int | None = None
     devices: tuple = ()
+    tracker: Tracker | None = None
 
 
 def _calibrated(state: SSMState, scale):
-    """The network's spread ``(..., horizon, C)`` times the calibration factor per lead."""
+    """The network's spread ``(num_series, horizon, C)`` times the calibration factors."""
     scale = np.asarray(scale)
+    if state.tracker is not None:
+        return scale * np.exp(state.tracker.log_factor).astype(scale.dtype)
     if state.scale_factor is None:
         return scale
     return scale * np.asarray(state.scale_factor, scale.dtype)[:, None]
@@ -130,10 +135,21 @@ def advance_state(meta: FitMeta, state: SSMState, values: np.ndarray, time, cova
             "on the timestamps of `y_new`."
         )
     x, mask = encode(state.scaler, state.covariate_scaler, values, time, meta.freq, covariates)
+    tracker = state.tracker
     carry, forecast = ensemble_advance(
-        state.graphdef, state.params, state.carry, x, np.ones(len(time)), mask
+        state.graphdef,
+        state.params,
+        state.carry,
+        x,
+        np.ones(len(time)),
+        mask,
+        all_steps=tracker is not None,
     )
-    return state._replace(carry=carry, loc=forecast.loc, scale=forecast.scale)
+    if tracker is None:
+        return state._replace(carry=carry, loc=forecast.loc, scale=forecast.scale)
+    loc, scale = np.asarray(forecast.loc), np.asarray(forecast.scale)
+    tracker, _ = advance_tracker(tracker, loc, scale, x[..., : loc.shape[-1]])
+    return state._replace(carry=carry, loc=loc[:, -1], scale=scale[:, -1], tracker=tracker)
 
 
 def rollout(
@@ -193,9 +209,9 @@ def forecast_origins(
     if horizon <= state.horizon:
         x, mask = encode(state.scaler, None, panel.values, panel.time, meta.freq, None)
         forecast, _ = ensemble_pass(state.graphdef, state.params, x, panel.dt(), mask)
-        loc = np.asarray(forecast.loc)[:, origins, :horizon]
-        scale = _calibrated(state, forecast.scale)[:, origins, :horizon]
-        return loc, scale
+        loc, scale = np.asarray(forecast.loc), np.asarray(forecast.scale)
+        factor = _origin_factors(state, loc, scale, x[..., : loc.shape[-1]], origins)
+        return loc[:, origins, :horizon], (scale[:, origins] * factor)[..., :horizon, :]
     locs, scales = [], []
     first = int(origins[0])
     for previous, origin in zip([first, *origins[:-1]], origins, strict=True):
@@ -209,44 +225,31 @@ def forecast_origins(
     return np.stack(locs, axis=1), np.stack(scales, axis=1)
 
 
-def calibration_factor(
-    forecast, targets, tail: float, level: float = 0.8, *, widen_only: bool = False
-) -> np.ndarray:
-    """Per-lead factors on the spread so the central ``level`` interval covers ``level``.
+def _origin_factors(state: SSMState, loc, scale, targets, origins) -> np.ndarray:
+    """Calibration factors at each origin, ``(num_series, num_origins, horizon, C)``.
 
-    Split-conformal recalibration of a normal forecast: over the origins in the steps at the
-    end that hold the last ``tail`` share of the observations, ``|y - loc| / scale`` of lead
-    ``k`` should have its ``level`` quantile at the normal's (1.28 for 80%); the factor is
-    the ratio. Leads with
-    fewer than 30 scored points keep the factor of the lead before (1 for the first).
-
-    Args:
-        forecast: The parallel pass over the fitted data, ``loc`` and ``scale`` of shape
-            ``(num_series, num_timesteps, horizon, num_channels)``.
-        targets: The scaled targets ``(num_series, num_timesteps, num_channels)``, NaN where
-            missing.
-        tail: Share of the steps whose origins are scored, in (0, 1).
-        level: Coverage of the central interval to match.
-        widen_only: Never narrow (factors of at least 1): keep intervals that are too wide
-            on the tail.
-
-    Returns:
-        Factors ``(horizon,)``, each within [1, 4] (``widen_only``) or [0.5, 4].
+    ``loc`` and ``scale`` are the pass's forecasts from every step. With a tracker, the factors at
+    ``origins[0]`` (the cutoff) are the state's, and every later step is scored and
+    calibrated as ``update`` would (see :func:`ssmcast._calibration.advance_tracker`).
     """
-    loc, scale = np.asarray(forecast.loc), np.asarray(forecast.scale)
-    num_timesteps, horizon = loc.shape[1], loc.shape[2]
-    first = max(0, num_timesteps - max(1, validation_steps(~np.isnan(targets), tail)))
-    quantile = NormalDist().inv_cdf((1.0 + level) / 2.0)  # 1.28 for an 80% interval
-    factors, previous = np.ones(horizon), 1.0
-    for k in range(1, horizon + 1):
-        origins = np.arange(first, num_timesteps - k)
-        z = np.abs(targets[:, origins + k] - loc[:, origins, k - 1]) / scale[:, origins, k - 1]
-        z = z[np.isfinite(z)]
-        if z.size >= 30:
-            ratio = np.quantile(z, level) / quantile
-            previous = float(np.clip(ratio, 1.0 if widen_only else 0.5, 4.0))
-        factors[k - 1] = previous
-    return factors
+    shape = (scale.shape[0], len(origins), *scale.shape[2:])
+    if state.tracker is None:
+        one = np.ones(scale.shape[2]) if state.scale_factor is None else state.scale_factor
+        return np.broadcast_to(np.asarray(one, scale.dtype)[:, None], shape)
+    first = int(origins[0])
+    offsets = np.asarray(origins) - first  # steps after the cutoff
+    tracker = state.tracker
+    logs = np.empty((len(origins), *tracker.log_factor.shape), np.float32)
+    logs[offsets == 0] = tracker.log_factor
+    block = 512  # steps at a time, to bound the memory of the copies
+    for start in range(1, int(offsets[-1]) + 1, block):
+        steps = slice(first + start, min(first + start + block, first + int(offsets[-1]) + 1))
+        tracker, path = advance_tracker(
+            tracker, loc[:, steps], scale[:, steps], targets[:, steps], path=True
+        )
+        inside = (offsets >= start) & (offsets < start + block)
+        logs[inside] = path[offsets[inside] - start]
+    return np.exp(np.moveaxis(logs, 0, 1)).astype(scale.dtype)
 
 
 def quantiles(loc, scale, levels) -> np.ndarray:

@@ -20,12 +20,12 @@ from flax import nnx
 from sklearn.base import clone
 
 from ssmcast import io, training
+from ssmcast._calibration import Tracker, calibration_factor, start_tracker
 from ssmcast._checks import check_int, check_real, check_seed
 from ssmcast._fitted_ssm import (
     SSMState,
     advance_state,
     batched_init_state,
-    calibration_factor,
     encode,
     forecast_origins,
     num_members_of,
@@ -51,7 +51,8 @@ from ssmcast.models._seasonal import least_squares_mix
 __all__ = ["SSMForecaster"]
 
 FORMAT = "ssmcast-model"
-FORMAT_VERSION = 2  # 2: seasonal base, staleness input, interval calibration, ensembles
+# 2: seasonal base, staleness input, calibration, ensembles; 3: online calibration
+FORMAT_VERSION = 3
 # What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name: its
 # fitted state, and the parameters that reproduce that model when it is cloned and refitted
 _FORMAT_1 = {"seasons": [], "staleness": False, "scale_factor": None, "members": None}
@@ -63,6 +64,8 @@ _FORMAT_1_PARAMS = {
     "ensemble_size": 1,
     "clip_outliers": None,
 }
+# a format-2 model kept its calibration fixed after fit
+_FORMAT_2_PARAMS = {"calibration_rate": 0.0}
 _MEMBERS = ("params", "state")
 
 
@@ -107,6 +110,14 @@ class SSMForecaster(BaseForecaster):
             covers 80% of the last ``validation_fraction`` of the fitted observations (at
             least the last 10%): a split-conformal recalibration, by a factor between 0.5
             and 4 per lead.
+        calibration_rate: With ``calibrate``, how fast the factors follow the errors after
+            fit: every new observation scores the forecasts made before it, and each series,
+            lead and channel moves its own factor up (in logs) by ``0.8 * calibration_rate``
+            when the observation fell outside the 80% interval and down by ``0.2 *
+            calibration_rate`` when inside, so the interval settles where it covers 80% of
+            recent errors (online quantile tracking; about ``2 / calibration_rate`` recent
+            forecasts count). The one-pass backtest does the same between its origins. 0
+            keeps the factors of the fit.
         clip_outliers: Values farther than this many robust standard deviations (from the
             interquartile range) from their series' median are read clipped to that
             distance, in training and in updates, and do not inflate the scaling; fitting on
@@ -173,6 +184,7 @@ class SSMForecaster(BaseForecaster):
         seasons: str | tuple[int, ...] = "auto",
         staleness: bool = True,
         calibrate: bool = True,
+        calibration_rate: float = 0.02,
         clip_outliers: float | None = 20.0,
         ensemble_size: int = 4,
         random_state: int | None = None,
@@ -196,6 +208,7 @@ class SSMForecaster(BaseForecaster):
         self.seasons = seasons
         self.staleness = staleness
         self.calibrate = calibrate
+        self.calibration_rate = calibration_rate
         self.clip_outliers = clip_outliers
         self.ensemble_size = ensemble_size
         self.random_state = random_state
@@ -287,6 +300,15 @@ class SSMForecaster(BaseForecaster):
         check_real(
             self.learning_rate, "learning_rate", "SSMForecaster", minimum=0, include_minimum=False
         )
+        check_real(
+            self.calibration_rate,
+            "calibration_rate",
+            "SSMForecaster",
+            minimum=0,
+            maximum=1,
+            include_maximum=True,
+            example="calibration_rate=0.02, or 0 to keep the factors of the fit",
+        )
         if self.clip_outliers is not None:
             check_real(
                 self.clip_outliers,
@@ -368,10 +390,14 @@ class SSMForecaster(BaseForecaster):
             result = err.result
         graphdef, params = nnx.split(networks[0])[0], result.params  # members share the graph
         forecast, carry = ensemble_pass(graphdef, params, x, panel.dt(), mask)
-        loc, scale = forecast.loc[:, -1], forecast.scale[:, -1]
+        factor = None
+        if self.calibrate:
+            tail = max(self.validation_fraction, 0.1)
+            factor = calibration_factor(forecast, x[..., : panel.num_channels], tail)
         if jax.process_count() > 1:  # keep the state of this process's series
             carry = jax.tree.map(lambda leaf: leaf[:, mine], carry)
-            loc, scale = loc[mine], scale[mine]
+            forecast = jax.tree.map(lambda leaf: leaf[mine], forecast)
+        loc, scale = forecast.loc[:, -1], forecast.scale[:, -1]
         last = (np.asarray(forecast.loc[:, -1]), np.asarray(forecast.scale[:, -1]))
         if not all(np.isfinite(a).all() for a in last):
             raise ValueError(
@@ -379,10 +405,6 @@ class SSMForecaster(BaseForecaster):
                 "so it is refused. Check `y` and `X` for extreme values, or lower "
                 f"'learning_rate' (now {self.learning_rate})."
             )
-        factor = None
-        if self.calibrate:
-            tail = max(self.validation_fraction, 0.1)
-            factor = calibration_factor(forecast, x[..., : panel.num_channels], tail)
         return SSMState(
             graphdef=graphdef,
             params=params,
@@ -401,6 +423,19 @@ class SSMForecaster(BaseForecaster):
             scale_factor=factor,
             seed=seed,
             devices=devices,
+            tracker=self._start_tracker(factor, forecast),
+        )
+
+    def _start_tracker(self, factor, forecast) -> Tracker | None:
+        """The online calibration from the end of a parallel pass, or None without one."""
+        if factor is None or float(self.calibration_rate) == 0:
+            return None
+        tail = slice(-self.horizon, None)  # only the last horizon steps' forecasts are kept
+        return start_tracker(
+            factor,
+            np.asarray(forecast.loc[:, tail]),
+            np.asarray(forecast.scale[:, tail]),
+            float(self.calibration_rate),
         )
 
     def _seasons(self, freq) -> tuple[int, ...]:
@@ -502,7 +537,11 @@ class SSMForecaster(BaseForecaster):
         copy.fitted_ = Fitted(
             FitMeta.from_panel(panel),
             state._replace(
-                carry=carry, loc=forecast.loc[:, -1], scale=forecast.scale[:, -1], scaler=scaler
+                carry=carry,
+                loc=forecast.loc[:, -1],
+                scale=forecast.scale[:, -1],
+                scaler=scaler,
+                tracker=self._start_tracker(state.scale_factor, forecast),
             ),
         )
         return copy
@@ -561,6 +600,10 @@ class SSMForecaster(BaseForecaster):
             "scale_factor": None
             if state.scale_factor is None
             else [float(v) for v in state.scale_factor],
+            # the online calibration: its rate and how many issued forecasts it holds
+            "tracker": None
+            if state.tracker is None
+            else {"rate": state.tracker.rate, "issued": len(state.tracker.issued)},
         }
         params = self.get_params()
         if not (params["random_state"] is None or isinstance(params["random_state"], int)):
@@ -570,7 +613,9 @@ class SSMForecaster(BaseForecaster):
         config = {"estimator": type(self).__name__, "params": params, "fitted": fitted}
         trees = {
             "params": nnx.to_pure_dict(state.params),
-            "state": io.numbered_leaves((state.carry, (state.loc, state.scale))),
+            "state": io.numbered_leaves(
+                (state.carry, (state.loc, state.scale), _tracker_arrays(state.tracker))
+            ),
         }
         io.write_archive(path, config, trees, format=FORMAT, version=FORMAT_VERSION)
 
@@ -596,6 +641,8 @@ class SSMForecaster(BaseForecaster):
             fitted, params = config["fitted"], config["params"]
             if config["format_version"] == 1:
                 fitted, params = {**_FORMAT_1, **fitted}, {**_FORMAT_1_PARAMS, **params}
+            if config["format_version"] <= 2:
+                fitted, params = {"tracker": None, **fitted}, {**_FORMAT_2_PARAMS, **params}
             # saved before outliers were clipped: its scaler reads every value as it is
             params = {"clip_outliers": None, **params}
             forecaster = cls(**params)
@@ -654,7 +701,20 @@ class SSMForecaster(BaseForecaster):
         carry = batched_init_state(graphdef, params if stacked else _one(params), meta.num_series)
         if not stacked:
             carry = jax.tree.map(lambda leaf: leaf[0], carry)
-        carry, (loc, scale) = io.restore_leaves(members["state"], (carry, last))
+        tracked = fitted["tracker"]
+        arrays = ()
+        if tracked is not None:
+            issued = np.zeros((meta.num_series, int(tracked["issued"]), *shape[1:]), np.float32)
+            arrays = (np.zeros(shape, np.float32), issued, issued)
+        carry, (loc, scale), arrays = io.restore_leaves(members["state"], (carry, last, arrays))
+        tracker = None
+        if tracked is not None:
+            log_factor, issued_loc, issued_scale = (np.asarray(a, np.float32) for a in arrays)
+            issued = tuple(
+                (issued_loc[:, i].copy(), issued_scale[:, i].copy())
+                for i in range(issued_loc.shape[1])
+            )
+            tracker = Tracker(log_factor, issued, float(tracked["rate"]))
         if not stacked:
             params, carry = _one(params), _one(carry)
         covariate_scaler = fitted["covariate_scaler"]
@@ -678,6 +738,7 @@ class SSMForecaster(BaseForecaster):
             staleness=staleness,
             scale_factor=None if factor is None else _finite_factor(factor, self.horizon),
             devices=training.resolve_devices(None),
+            tracker=tracker,
         )
         return Fitted(meta, state)
 
@@ -685,6 +746,17 @@ class SSMForecaster(BaseForecaster):
 def _forecast_series(forecaster: SSMForecaster, y: Any, horizon: int | None) -> Any:
     """The forecast after the end of ``y`` (see :meth:`SSMForecaster.predict`)."""
     return forecaster._for_series(y).predict(horizon)
+
+
+def _tracker_arrays(tracker: Tracker | None) -> tuple:
+    """The online calibration as arrays to save: log factors, issued locs and scales."""
+    if tracker is None:
+        return ()
+    shape = (tracker.log_factor.shape[0], 0, *tracker.log_factor.shape[1:])
+    if not tracker.issued:
+        return (tracker.log_factor, np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+    stacked = (np.stack([pair[i] for pair in tracker.issued], axis=1) for i in (0, 1))
+    return (tracker.log_factor, *stacked)
 
 
 def _one(tree):

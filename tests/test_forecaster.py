@@ -331,7 +331,7 @@ def test_auto_seasons_follow_the_frequency():
 
 
 def test_calibration_factor_matches_the_coverage_of_a_known_spread():
-    from ssmcast._fitted_ssm import calibration_factor
+    from ssmcast._calibration import calibration_factor
     from ssmcast.models import Forecast
 
     rng = np.random.default_rng(0)

@@ -127,12 +127,17 @@ def parallel_pass(graphdef, params, x, dt, mask):
     return _parallel(*_flat(graphdef, params), _float32(x), _float32(dt), _bool(mask))
 
 
-def _advance_body(graphdef, params, state, x, dt, mask):
+def _advance_body(graphdef, params, state, x, dt, mask, all_steps=False):
     model = nnx.merge(graphdef, params)
 
     def one(state, x, mask):
         if x.shape[0] == 1:  # the serving path: one observation, no loop
-            return model.step(state, x[0], dt[0], mask[0])
+            state, forecast = model.step(state, x[0], dt[0], mask[0])
+            if all_steps:
+                forecast = jax.tree.map(lambda leaf: leaf[None], forecast)
+            return state, forecast
+        if all_steps:  # the forecast from every step (the online calibration scores them)
+            return jax.lax.scan(lambda s, i: model.step(s, *i), state, (x, dt, mask))
 
         def body(state, inputs):
             state, forecast = model.step(state, *inputs)
@@ -204,25 +209,40 @@ def ensemble_pass(graphdef, params, x, dt, mask):
     return _ensemble_parallel(*_flat(graphdef, params), _float32(x), _float32(dt), _bool(mask))
 
 
-@partial(jax.jit, static_argnames=("static",))
-def _ensemble_advance(static, leaves, state, x, dt, mask):
+@partial(jax.jit, static_argnames=("static", "all_steps"))
+def _ensemble_advance(static, leaves, state, x, dt, mask, all_steps=False):
     graphdef, params = static.graphdef, static.params(leaves)
-    state, forecast = jax.vmap(lambda p, s: _advance_body(graphdef, p, s, x, dt, mask))(
+    state, forecast = jax.vmap(lambda p, s: _advance_body(graphdef, p, s, x, dt, mask, all_steps))(
         params, state
     )
     return state, mixture(forecast)
 
 
-def ensemble_advance(graphdef, params, state, x, dt, mask):
+def ensemble_advance(graphdef, params, state, x, dt, mask, *, all_steps: bool = False):
     """:func:`advance` for an ensemble: members on the leading axis of ``params``, ``state``.
+
+    Args:
+        graphdef: The network's graph definition (static).
+        params: The members' parameters (leading axis: member).
+        state: The members' recurrent states (leading axes: member, series).
+        x: Inputs, ``(num_series, num_steps, input_dim)``.
+        dt: Time gaps, ``(num_steps,)``.
+        mask: Observed targets, ``(num_series, num_steps, output_dim)``.
+        all_steps: Return the forecast from every step, not only the last.
 
     Returns:
         ``(state, forecast)``: every member's new state (leading axes: member, series) and
         the members' :func:`mixture` from the last step, ``(num_series, horizon,
-        output_dim)``.
+        output_dim)`` (``(num_series, num_steps, horizon, output_dim)`` with
+        ``all_steps``).
     """
     return _ensemble_advance(
-        *_flat(graphdef, params), state, _float32(x), _float32(dt), _bool(mask)
+        *_flat(graphdef, params),
+        state,
+        _float32(x),
+        _float32(dt),
+        _bool(mask),
+        all_steps=all_steps,
     )
 
 

@@ -30,6 +30,7 @@ _PASSED = (
     "method",
     "staleness",
     "calibrate",
+    "calibration_rate",
     "clip_outliers",
     "ensemble_size",
     "random_state",
@@ -89,6 +90,8 @@ class SSMCastForecaster(BaseForecaster):
             frequency (none for an integer index).
         staleness: Feed the time since the last observation.
         calibrate: Recalibrate the spread per lead on the validation tail.
+        calibration_rate: How fast each series' calibration follows its errors in
+            ``update`` (0: fixed after fit).
         clip_outliers: Robust standard deviations beyond which values are clipped.
         ensemble_size: Networks trained together from different seeds.
         random_state: Seed; random when None.
@@ -153,6 +156,7 @@ class SSMCastForecaster(BaseForecaster):
         seasons: str | tuple[int, ...] = "auto",
         staleness: bool = True,
         calibrate: bool = True,
+        calibration_rate: float = 0.02,
         clip_outliers: float | None = 20.0,
         ensemble_size: int = 4,
         random_state: int | None = None,
@@ -175,6 +179,7 @@ class SSMCastForecaster(BaseForecaster):
         self.seasons = seasons
         self.staleness = staleness
         self.calibrate = calibrate
+        self.calibration_rate = calibration_rate
         self.clip_outliers = clip_outliers
         self.ensemble_size = ensemble_size
         self.random_state = random_state
