@@ -519,3 +519,30 @@ def test_a_model_seeded_by_a_random_state_object_saves_the_seed_it_used(tmp_path
         assert isinstance(seed, int)
         refit = clone(g).fit(y)  # the saved seed rebuilds the same model
     pd.testing.assert_series_equal(refit.predict(), f.predict())
+
+
+def test_a_model_saved_in_format_2_loads_with_fixed_calibration():
+    # Written before the online calibration (format 2): it loads with calibration_rate=0, so
+    # it forecasts, and follows updates, exactly as it did.
+    expected = json.loads((DATA / "s5-format2.json").read_text())
+    g = SSMForecaster.load(DATA / "s5-format2.ssmcast")
+    assert str(g.cutoff_) == expected["cutoff"]
+    assert g.get_params()["calibration_rate"] == 0.0 and g.fitted_.state.tracker is None
+    np.testing.assert_allclose(g.predict(horizon=9).to_numpy(), expected["predict"], rtol=1e-6)
+    np.testing.assert_allclose(g.predict_quantiles([0.1, 0.9]), expected["q"], rtol=1e-6)
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 23:00"]
+    after = g.update(december).predict_quantiles([0.1, 0.9])
+    np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
+
+
+def test_the_online_calibration_survives_save_and_load(tmp_path):
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-02 23:00"]
+    f = SSMForecaster("s5", 6, random_state=0, **TINY).fit(temperature())
+    f.update(december.iloc[:30])
+    f.save(tmp_path / "tracked.ssmcast")
+    g = SSMForecaster.load(tmp_path / "tracked.ssmcast")
+    pd.testing.assert_frame_equal(g.predict_quantiles([0.1, 0.9]), f.predict_quantiles([0.1, 0.9]))
+    rest = december.iloc[30:]
+    pd.testing.assert_frame_equal(
+        g.update(rest).predict_quantiles([0.1, 0.9]), f.update(rest).predict_quantiles([0.1, 0.9])
+    )
