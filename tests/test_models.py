@@ -158,6 +158,10 @@ def test_crps_and_nll_match_references():
     draws = scipy.stats.norm(loc, scale).rvs(size=(200_000,), random_state=0)
     mc = np.abs(draws[:, None] - y).mean(0) - 0.5 * np.abs(draws[:100_000] - draws[100_000:]).mean()
     np.testing.assert_allclose(crps_normal(loc, scale, y), mc, rtol=2e-2)
+    # and the closed form in float64 (SciPy's Phi), from the centre to far in the tails
+    z = np.linspace(-9.0, 9.0, 181)
+    exact = z * (2 * scipy.stats.norm.cdf(z) - 1) + 2 * scipy.stats.norm.pdf(z) - 1 / np.sqrt(np.pi)
+    np.testing.assert_allclose(crps_normal(0.0, 1.0, z), exact, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
         nll_normal(loc, scale, y), -scipy.stats.norm(loc, scale).logpdf(y), rtol=1e-5
     )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
+from ssmcast.layers import SSMParam
 from ssmcast.models import build_model
 from ssmcast.training import (
     TrainConfig,
@@ -14,6 +15,7 @@ from ssmcast.training import (
     fit,
     make_optimizer,
 )
+from ssmcast.training._steps import schedule_steps
 
 TINY = dict(d_model=8, num_layers=1, state_dim=4)
 
@@ -171,6 +173,32 @@ def test_optimizer_groups_use_their_learning_rates():
         updates, state = tx.update(grads, state, params)
     np.testing.assert_array_equal(updates[0]["a"], 0.0)
     assert np.all(np.asarray(updates[1]["w"]) < 0)
+
+
+def test_the_flat_optimizer_makes_the_updates_of_the_per_array_one():
+    # train_epoch updates the two groups as flat vectors; the optimizer on the trees (weight
+    # decay on matrices only, a learning rate per group) is the reference
+    from ssmcast.training._steps import _optimizer, flatten_groups
+
+    net = build_model("s5", input_dim=3, output_dim=1, horizon=2, d_model=4, rngs=nnx.Rngs(0))
+    _, ssm, other, _ = nnx.split(net, SSMParam, nnx.Param, ...)
+    params = (ssm, other)
+    rng = np.random.default_rng(0)
+    grads = [jax.tree.map(lambda p: jnp.asarray(rng.normal(size=p.shape), p.dtype), params)]
+    grads.append(jax.tree.map(lambda g: -2 * g, grads[0]))
+    config = TrainConfig(weight_decay=0.3, warmup_fraction=0.2)
+    tree_tx = make_optimizer(config, total_steps=10)
+    flat, decay, unflatten = flatten_groups(params)
+    assert 0 < decay.sum() < decay.size  # some matrices, some vectors in the second group
+    flat_tx = _optimizer(config, *schedule_steps(config, 10), decay=decay)
+    tree_state, flat_state = tree_tx.init(params), flat_tx.init(flat)
+    for g in grads:
+        tree_updates, tree_state = tree_tx.update(g, tree_state, params)
+        flat_updates, flat_state = flat_tx.update(flatten_groups(g)[0], flat_state, flat)
+        for a, b in zip(
+            jax.tree.leaves(tree_updates), jax.tree.leaves(unflatten(flat_updates)), strict=True
+        ):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
 
 
 def test_outages_hide_inputs_but_keep_the_targets():

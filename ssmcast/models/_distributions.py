@@ -7,6 +7,7 @@ import jax.numpy as jnp
 from jax.scipy.special import ndtri
 
 _SQRT_PI = 1.7724538509055159
+_SQRT_2 = 1.4142135623730951
 _LOG_2PI = 1.8378770664093453
 
 
@@ -72,8 +73,9 @@ def crps_normal(loc, scale, y):
     """
     z = (y - loc) / scale
     pdf = jnp.exp(-0.5 * z**2) / jnp.sqrt(2 * jnp.pi)
-    cdf = jax.scipy.special.ndtr(z)
-    return scale * (z * (2 * cdf - 1) + 2 * pdf - 1 / _SQRT_PI)
+    # 2 Phi(z) - 1 = erf(z / sqrt 2): exact, and one erf compiles to far fewer operations
+    # than the two branches (erf and erfc) of ndtr
+    return scale * (z * jax.lax.erf(z / _SQRT_2) + 2 * pdf - 1 / _SQRT_PI)
 
 
 def nll_normal(loc, scale, y):

@@ -36,6 +36,8 @@ from ssmcast.training._sharding import (
 from ssmcast.training._steps import (  # noqa: F401
     TrainConfig,
     evaluate_members,
+    flatten_groups,
+    init_opt_state,
     make_optimizer,
     sequence_loss,
     train_members,
@@ -52,7 +54,9 @@ __all__ = [
     "check_arrays",
     "fit",
     "fit_ensemble",
+    "flatten_groups",
     "gather_processes",
+    "init_opt_state",
     "make_mesh",
     "make_optimizer",
     "resolve_devices",

@@ -4,6 +4,7 @@ Public through :mod:`ssmcast.training`; the jitted pieces it drives are in ``_st
 """
 
 import dataclasses
+import functools
 import math
 from typing import NamedTuple
 
@@ -20,7 +21,7 @@ from ssmcast.training._sharding import padded_batch_size, put_replicated, put_sh
 from ssmcast.training._steps import (
     TrainConfig,
     evaluate_members,
-    make_optimizer,
+    init_opt_state,
     schedule_steps,
     sharded_steps,
     train_members,
@@ -498,8 +499,7 @@ def fit_ensemble(
     params = _stack([p for _, p, _ in splits])
     rest = _stack([r for _, _, r in splits])
     total_steps = config.epochs * steps
-    tx = make_optimizer(config, total_steps)
-    opt_state = jax.vmap(tx.init)(params)
+    opt_state = jax.vmap(functools.partial(init_opt_state, config))(params)
     ok = jnp.ones(num_members, bool)
     # the step counts and the burn-in are arguments of the compiled epoch, not part of it
     hyper = jnp.asarray([*schedule_steps(config, total_steps), burn_in], jnp.int32)

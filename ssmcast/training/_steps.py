@@ -12,8 +12,10 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx
+from jax.flatten_util import ravel_pytree
 from jax.sharding import NamedSharding, PartitionSpec
 
 from ssmcast.models import elementwise_loss, make_targets
@@ -118,23 +120,81 @@ def _warmup_cosine(peak: float, final_ratio: float, warmup, total):
     return schedule
 
 
-def _optimizer(config: TrainConfig, warmup, total) -> optax.GradientTransformation:
+def _optimizer(config: TrainConfig, warmup, total, decay=None) -> optax.GradientTransformation:
+    """The optimizer over ``(ssm_params, other_params)``.
+
+    ``decay``: None for groups that are trees of parameters (weight decay on the matrices);
+    for groups that are flat vectors (see :func:`flatten_groups`), the weight decay's 0/1
+    factor of each element of the second group. Either way the same AdamW.
+    """
+
     def schedule(peak):
         return _warmup_cosine(peak, config.final_lr_ratio, warmup, total)
 
     def decay_mask(params):
         return jax.tree.map(lambda p: p.ndim >= 2, params)
 
-    groups = {
-        "ssm": optax.adam(schedule(config.ssm_learning_rate)),
-        "other": optax.adamw(
+    if decay is None:
+        other = optax.adamw(
             schedule(config.learning_rate), weight_decay=config.weight_decay, mask=decay_mask
-        ),
-    }
+        )
+    else:  # optax.adamw's own chain, with a weight decay per element
+        other = optax.chain(
+            optax.scale_by_adam(),
+            optax.add_decayed_weights(config.weight_decay * decay),
+            optax.scale_by_learning_rate(schedule(config.learning_rate)),
+        )
+    groups = {"ssm": optax.adam(schedule(config.ssm_learning_rate)), "other": other}
     return optax.chain(
         optax.clip_by_global_norm(config.clip_norm),
         optax.multi_transform(groups, ("ssm", "other")),
     )
+
+
+def flatten_groups(params):
+    """``(ssm_params, other_params)`` as two flat vectors, the decay factors and the inverse.
+
+    A training step updates two vectors instead of one array per parameter: the same
+    arithmetic, but the compiled step is far smaller (XLA compiles the optimizer's
+    elementwise work once per array, so a network's dozens of parameters made dozens of
+    copies of it).
+
+    Returns:
+        ``(flat, decay, unflatten)``: the two vectors; a NumPy 0/1 vector, 1 on the elements of
+        the second group's matrices (the ones with weight decay); and the function that makes
+        the two trees again.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> flat, decay, unflatten = flatten_groups(({"a": jnp.ones(2)}, {"w": jnp.ones((2, 2))}))
+        >>> [v.shape for v in flat], decay.tolist()
+        ([(2,), (4,)], [1.0, 1.0, 1.0, 1.0])
+        >>> unflatten(flat)[1]["w"].shape
+        (2, 2)
+    """
+    ssm, unravel_ssm = ravel_pytree(params[0])
+    other, unravel_other = ravel_pytree(params[1])
+    leaves = jax.tree.leaves(params[1])
+    decay = np.concatenate(
+        [np.zeros(0, np.float32)]
+        + [np.full(np.size(leaf), float(np.ndim(leaf) >= 2), np.float32) for leaf in leaves]
+    )
+
+    def unflatten(flat):
+        return unravel_ssm(flat[0]), unravel_other(flat[1])
+
+    return (ssm, other), decay, unflatten
+
+
+def init_opt_state(config: TrainConfig, params):
+    """The optimizer state that :func:`train_epoch` starts from, for ``params`` (one network).
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> state = init_opt_state(TrainConfig(), ({"a": jnp.ones(2)}, {"w": jnp.ones((2, 2))}))
+    """
+    flat, decay, _ = flatten_groups(params)
+    return _optimizer(config, 1, 2, decay=decay).init(flat)
 
 
 def sequence_loss(model, x, dt, mask, *, loss: str, first_origin=0, input_mask=None):
@@ -220,23 +280,25 @@ def train_epoch(
     parameters unchanged and sets ``ok`` to False, which freezes them for the rest of the
     epoch. Only the architecture, the optimizer settings and the shapes of a block shape the
     computation, so fits of the same architecture and settings share one compilation
-    whatever the length of their data.
+    whatever the length of their data. ``opt_state`` comes from :func:`init_opt_state` (the
+    optimizer works on the parameters as flat vectors, see :func:`flatten_groups`).
 
     Returns:
         ``(params, opt_state, ok, losses, finite)`` with per-step ``losses`` and ``finite``.
     """
-    tx = _optimizer(config, hyper[0], hyper[1])
+    flat, decay, unflatten = flatten_groups(params)
+    tx = _optimizer(config, hyper[0], hyper[1], decay=decay)
     segment_length = x.shape[2]
 
     def train_step(carry, batch):
-        params, opt_state, ok = carry
+        params, opt_state, ok = carry  # the parameters as flat vectors
         xb, dtb, mb, outage, use, run = batch
         mb = mb & use[:, None, None]
         t = jnp.arange(segment_length)[None, :]
         hidden = (t >= outage[:, :1]) & (t < outage[:, :1] + outage[:, 1:])
         ib = mb & ~hidden[..., None]
         value, grads = jax.value_and_grad(
-            lambda p: _batch_loss(graphdef, rest, p, xb, dtb, mb, ib, loss, hyper[2])
+            lambda p: _batch_loss(graphdef, rest, unflatten(p), xb, dtb, mb, ib, loss, hyper[2])
         )(params)
         finite = jnp.isfinite(value) & _all_finite(grads)
         updates, new_opt_state = tx.update(grads, opt_state, params)
@@ -250,10 +312,10 @@ def train_epoch(
         return carry, (value, finite | ~run)
 
     batches = (x, dt, mask, outages, valid, active)
-    (params, opt_state, ok), (losses, finite) = jax.lax.scan(
-        train_step, (params, opt_state, ok), batches
+    (flat, opt_state, ok), (losses, finite) = jax.lax.scan(
+        train_step, (flat, opt_state, ok), batches
     )
-    return params, opt_state, ok, losses, finite
+    return unflatten(flat), opt_state, ok, losses, finite
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "loss", "batch_size"))
