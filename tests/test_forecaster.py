@@ -80,14 +80,15 @@ def test_one_pass_backtest_equals_the_update_predict_loop(horizon):
 
 def test_learns_to_beat_persistence_on_real_temperature():
     # A small budget on three months of real data: the model must learn the daily cycle.
+    # (One narrow layer and three epochs reach a skill of about 0.38.)
     y = datasets.load("beijing")["TEMP"].loc["2014-08-01":"2014-11-30"]
     f = SSMForecaster(
         "s5",
         24,
-        d_model=16,
-        num_layers=2,
-        max_epochs=6,
-        ensemble_size=2,
+        d_model=8,
+        num_layers=1,
+        max_epochs=3,
+        ensemble_size=1,
         random_state=0,
         progress=False,
     )

@@ -86,7 +86,8 @@ def test_sktime_check_estimator(adapter, part):
 
     forecaster_tests = sorted(n for n in dir(TestAllForecasters) if n.startswith("test_"))
     if part == "estimator":
-        split = {"tests_to_exclude": forecaster_tests}
+        # the adapter's doctests run in this suite already (--doctest-modules)
+        split = {"tests_to_exclude": [*forecaster_tests, "test_doctest_examples"]}
     elif os.environ.get("SSMCAST_SKTIME_FULL") == "1":
         split = {"tests_to_run": forecaster_tests}
     else:
