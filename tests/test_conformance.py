@@ -227,7 +227,9 @@ def test_small_updates_equal_one_large_update(make, kind):
 @pytest.mark.parametrize("kind", ["series", "wide"])
 def test_one_row_updates_equal_one_large_update(make, kind):
     # One row at the next timestamp takes the streaming path (cheap checks, no grid
-    # building); a block of rows takes the general one. Both must give the same state.
+    # building); a block of rows takes the general one. Both must give the same state, to
+    # float32 rounding: the same inputs go through the recurrent step compiled for one step
+    # and for twelve, which XLA may fuse differently (last units of float32, not more).
     stop = TRAIN + 12
     once = make().fit(layout_data(kind)).update(layout_data(kind, TRAIN, stop))
     rows = make().fit(layout_data(kind))
@@ -239,7 +241,7 @@ def test_one_row_updates_equal_one_large_update(make, kind):
         (once.predict_quantiles(LEVELS), rows.predict_quantiles(LEVELS)),
     ):
         assert type(a) is type(b) and a.index.equals(b.index)
-        np.testing.assert_allclose(_values(a), _values(b), rtol=1e-12)
+        np.testing.assert_allclose(_values(a), _values(b), rtol=1e-6, atol=1e-5)
 
 
 def test_update_moves_the_forecast(make):
