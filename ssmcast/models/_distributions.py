@@ -73,8 +73,7 @@ def crps_normal(loc, scale, y):
     """
     z = (y - loc) / scale
     pdf = jnp.exp(-0.5 * z**2) / jnp.sqrt(2 * jnp.pi)
-    # 2 Phi(z) - 1 = erf(z / sqrt 2): exact, and one erf compiles to far fewer operations
-    # than the two branches (erf and erfc) of ndtr
+    # 2 Phi(z) - 1 = erf(z / sqrt 2): exact, with one erf where ndtr has two branches
     return scale * (z * jax.lax.erf(z / _SQRT_2) + 2 * pdf - 1 / _SQRT_PI)
 
 
