@@ -18,7 +18,6 @@ from flax import nnx
 from jax.flatten_util import ravel_pytree
 from jax.sharding import NamedSharding, PartitionSpec
 
-from ssmcast._jit import jit
 from ssmcast.models import elementwise_loss, make_targets
 
 
@@ -249,7 +248,7 @@ def _batch_loss(graphdef, rest, params, xb, dtb, mb, ib, loss, first_origin):
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
 
 
-@jit(static_argnames=("graphdef", "config", "loss"))
+@functools.partial(jax.jit, static_argnames=("graphdef", "config", "loss"))
 def train_epoch(
     params,
     opt_state,
@@ -319,7 +318,7 @@ def train_epoch(
     return unflatten(flat), opt_state, ok, losses, finite
 
 
-@jit(static_argnames=("graphdef", "loss", "batch_size"))
+@functools.partial(jax.jit, static_argnames=("graphdef", "loss", "batch_size"))
 def evaluate(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_size):
     """Mean loss over all series from ``first_origin`` on (jitted; series in batches)."""
     model = nnx.merge(graphdef, *params, rest)
@@ -331,7 +330,7 @@ def evaluate(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_s
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
 
 
-@jit(static_argnames=("graphdef", "config", "loss"))
+@functools.partial(jax.jit, static_argnames=("graphdef", "config", "loss"))
 def train_members(
     params,
     opt_state,
@@ -361,7 +360,7 @@ def train_members(
     )
 
 
-@jit(static_argnames=("graphdef", "loss", "batch_size"))
+@functools.partial(jax.jit, static_argnames=("graphdef", "loss", "batch_size"))
 def evaluate_members(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_size):
     """:func:`evaluate` per member of an ensemble (leading member axis of ``params``)."""
     one = functools.partial(
@@ -381,12 +380,12 @@ def sharded_steps(mesh):
     the losses in every process.
     """
     replicated = NamedSharding(mesh, PartitionSpec())
-    train = jit(
+    train = jax.jit(
         train_members.__wrapped__,
         static_argnames=("graphdef", "config", "loss"),
         out_shardings=replicated,
     )
-    evaluate = jit(
+    evaluate = jax.jit(
         evaluate_members.__wrapped__,
         static_argnames=("graphdef", "loss", "batch_size"),
         out_shardings=replicated,
