@@ -16,7 +16,6 @@ model shape compiles once per input shape.
 from __future__ import annotations
 
 import weakref
-from functools import partial
 from typing import Any
 
 import jax
@@ -24,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from ssmcast._jit import jit
 from ssmcast.models._distributions import Forecast
 
 
@@ -104,7 +104,7 @@ def _parallel_body(graphdef, params, x, dt, mask):
     return jax.vmap(one)(x, mask)
 
 
-@partial(jax.jit, static_argnames=("static",))
+@jit(graph="static", static_argnames=("static",))
 def _parallel(static, leaves, x, dt, mask):
     return _parallel_body(static.graphdef, static.params(leaves), x, dt, mask)
 
@@ -150,7 +150,7 @@ def _advance_body(graphdef, params, state, x, dt, mask, all_steps=False):
     return jax.vmap(one)(state, x, mask)
 
 
-@partial(jax.jit, static_argnames=("static",))
+@jit(graph="static", static_argnames=("static",))
 def _advance(static, leaves, state, x, dt, mask):
     return _advance_body(static.graphdef, static.params(leaves), state, x, dt, mask)
 
@@ -191,7 +191,7 @@ def mixture(forecast: Forecast) -> Forecast:
     return Forecast(loc, jnp.sqrt(jnp.mean(jnp.square(forecast.scale), axis=0) + spread))
 
 
-@partial(jax.jit, static_argnames=("static",))
+@jit(graph="static", static_argnames=("static",))
 def _ensemble_parallel(static, leaves, x, dt, mask):
     graphdef, params = static.graphdef, static.params(leaves)
     forecast, state = jax.vmap(lambda p: _parallel_body(graphdef, p, x, dt, mask))(params)
@@ -209,7 +209,7 @@ def ensemble_pass(graphdef, params, x, dt, mask):
     return _ensemble_parallel(*_flat(graphdef, params), _float32(x), _float32(dt), _bool(mask))
 
 
-@partial(jax.jit, static_argnames=("static", "all_steps"))
+@jit(graph="static", static_argnames=("static", "all_steps"))
 def _ensemble_advance(static, leaves, state, x, dt, mask, all_steps=False):
     graphdef, params = static.graphdef, static.params(leaves)
     state, forecast = jax.vmap(lambda p, s: _advance_body(graphdef, p, s, x, dt, mask, all_steps))(

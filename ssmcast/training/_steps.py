@@ -18,6 +18,7 @@ from flax import nnx
 from jax.flatten_util import ravel_pytree
 from jax.sharding import NamedSharding, PartitionSpec
 
+from ssmcast._jit import jit
 from ssmcast.models import elementwise_loss, make_targets
 
 
@@ -248,7 +249,7 @@ def _batch_loss(graphdef, rest, params, xb, dtb, mb, ib, loss, first_origin):
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "config", "loss"))
+@jit(graph="graphdef", static_argnames=("graphdef", "config", "loss"))
 def train_epoch(
     params,
     opt_state,
@@ -318,7 +319,7 @@ def train_epoch(
     return unflatten(flat), opt_state, ok, losses, finite
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "loss", "batch_size"))
+@jit(graph="graphdef", static_argnames=("graphdef", "loss", "batch_size"))
 def evaluate(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_size):
     """Mean loss over all series from ``first_origin`` on (jitted; series in batches)."""
     model = nnx.merge(graphdef, *params, rest)
@@ -330,7 +331,7 @@ def evaluate(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_s
     return jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "config", "loss"))
+@jit(graph="graphdef", static_argnames=("graphdef", "config", "loss"))
 def train_members(
     params,
     opt_state,
@@ -360,7 +361,7 @@ def train_members(
     )
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "loss", "batch_size"))
+@jit(graph="graphdef", static_argnames=("graphdef", "loss", "batch_size"))
 def evaluate_members(params, rest, x, dt, mask, first_origin, *, graphdef, loss, batch_size):
     """:func:`evaluate` per member of an ensemble (leading member axis of ``params``)."""
     one = functools.partial(
@@ -380,13 +381,15 @@ def sharded_steps(mesh):
     the losses in every process.
     """
     replicated = NamedSharding(mesh, PartitionSpec())
-    train = jax.jit(
+    train = jit(
         train_members.__wrapped__,
+        graph="graphdef",
         static_argnames=("graphdef", "config", "loss"),
         out_shardings=replicated,
     )
-    evaluate = jax.jit(
+    evaluate = jit(
         evaluate_members.__wrapped__,
+        graph="graphdef",
         static_argnames=("graphdef", "loss", "batch_size"),
         out_shardings=replicated,
     )
