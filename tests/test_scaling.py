@@ -174,6 +174,22 @@ def test_backtest_and_predict_by_blocks_of_stations_on_dask(client):
         model.predict(y=temp.to_dataset(name="TEMP").assign(DEWP=temp))
 
 
+def _first_value(shared, block):
+    return float(block.values[0, 0]) + float(shared[0])
+
+
+def test_the_same_object_can_be_mapped_again_at_once(client):
+    """Each call scatters under a fresh key: a second scatter of the same object must not
+    race the scheduler's release of the first (dask's "lost dependencies")."""
+    from ssmcast.data._chunks import map_series_chunks
+
+    lazy = sites().chunk({"station": 4})
+    shared = np.ones(3)  # one object (a dict or a list would be scattered item by item)
+    first = map_series_chunks(_first_value, shared, lazy, client)
+    for _ in range(20):  # the same object again and again, each copy released at once
+        assert map_series_chunks(_first_value, shared, lazy, client) == first
+
+
 def test_cli_backtest_on_a_dask_scheduler(client, tmp_path):
     from click.testing import CliRunner
 

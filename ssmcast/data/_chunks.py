@@ -73,7 +73,7 @@ def series_blocks(y: Any, time_dim: Hashable = "time") -> tuple[Hashable | None,
 def map_series_chunks(function: Callable, shared: Any, y: Any, client, *args) -> list:
     """``function(shared, block, *args)`` for every block of series of ``y``, on ``client``.
 
-    ``shared`` is scattered to every worker once (``client.scatter(..., broadcast=True)``);
+    ``shared`` is scattered to every worker once per call, under a fresh key;
     each block is a lazy piece of ``y`` (see :func:`series_blocks`) that its worker computes
     from the dask graph before calling ``function``.
 
@@ -83,7 +83,10 @@ def map_series_chunks(function: Callable, shared: Any, y: Any, client, *args) ->
     import dask
 
     _, blocks = series_blocks(y)
-    remote = client.scatter(shared, broadcast=True)
+    # hash=False: a fresh key per call. Under the default content-hashed key, scattering the
+    # same object again (a backtest's forecaster, then its predict) while the scheduler still
+    # releases the last copy loses it: "lost dependencies" (dask/distributed#8576).
+    remote = client.scatter(shared, broadcast=True, hash=False)
     tasks = [dask.delayed(function)(remote, block, *args) for block in blocks]
     return client.gather(client.compute(tasks))
 
