@@ -5,9 +5,9 @@ the YNNPACK library. Which of them pay off depends on the network:
 
 * the matrix-product fusions ran 2-3x slower than XLA's own loops for ssmcast's shapes (many
   small products next to wide broadcasts, such as the forecast head feeding the seasonal
-  base), so an s5 fit spent about a third of its training time in them;
+  base), and an s5 fit ran 17-27% faster without them;
 * the reduction fusions speed up the selective scan of :class:`~ssmcast.layers.SelectiveSSM`
-  (a mamba fit took 1.9x as long without them).
+  (a short mamba fit took 1.15-1.9x as long without them, measured on two days).
 
 So :func:`jit` compiles each network with the fusion kinds its layers ask for (a layer class
 lists them in ``xla_cpu_fusions``; none by default) and changes nothing on other backends or
