@@ -196,3 +196,40 @@ def test_gated_mlp_is_pointwise():
     mlp = GatedMLP(DIM, 8, rngs=nnx.Rngs(0))
     x = _inputs()[0]
     _close(mlp(x)[3], mlp(x[3]))
+
+
+@pytest.mark.parametrize("name", ["lru", "lru_zoh_realpart", "hippo", "s4d_lin"])
+def test_linear_ssm_matches_a_float64_complex_loop(name):
+    # the layer works in real arithmetic ([B_re; B_im] u and [Re h, Im h] [C_re, -C_im]);
+    # the reference is the textbook complex recurrence, in float64
+    layer = LAYERS[name](nnx.Rngs(3))
+    x, dt, mask = _inputs(3)
+    decay, gain = (np.asarray(a, np.complex128) for a in layer._coefficients(dt))
+    b = np.asarray(layer.b_re[...], np.float64) + 1j * np.asarray(layer.b_im[...], np.float64)
+    c = np.asarray(layer.c_re[...], np.float64) + 1j * np.asarray(layer.c_im[...], np.float64)
+    d = np.asarray(layer.d[...], np.float64)
+    u = np.where(np.asarray(mask)[:, None], np.asarray(x, np.float64), 0.0)
+    h = np.zeros(layer.state_dim, np.complex128)
+    expected = []
+    for t in range(T):
+        h = decay[t] * h + (gain[t] * (b @ u[t]) if mask[t] else 0.0)
+        y = (c @ h).real * (2.0 if layer.conj_sym else 1.0)
+        expected.append(y + d * u[t])
+    _close(jax.jit(layer)(x, dt, mask), np.stack(expected), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["lru", "lru_zoh_realpart", "s4d_inv", "selective", "block"])
+def test_no_dt_is_a_regular_grid_in_value_and_gradient(name):
+    # dt=None discretises once for every step; it must be dt=ones, gradients included
+    layer = LAYERS[name](nnx.Rngs(4))
+    x, _, mask = _inputs(4)
+    graphdef, params = nnx.split(layer, nnx.Param)
+
+    def loss(params, dt):
+        y = nnx.merge(graphdef, params)(x, dt, mask)
+        return jnp.sum(jnp.sin(y))
+
+    value, grads = jax.jit(jax.value_and_grad(loss), static_argnums=1)(params, None)
+    ones, ones_grads = jax.jit(jax.value_and_grad(loss))(params, jnp.ones(T))
+    _close(value, ones)
+    jax.tree.map(_close, grads, ones_grads)

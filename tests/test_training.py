@@ -281,3 +281,29 @@ def test_the_schedule_with_traced_step_counts_is_optax_warmup_cosine():
         expected = np.array([float(reference(c)) for c in counts])
         got = np.array([float(ours(c, warmup, total)) for c in counts])
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+
+
+def test_a_regular_grid_trains_without_per_step_gaps():
+    # on a regular grid the steps pass dt=None (the SSM layers discretise once): the loss and
+    # its gradient are those of dt=ones, and irregular gaps still reach the layers
+    from ssmcast.training._fit import _split_model
+    from ssmcast.training._steps import _batch_loss
+
+    graphdef, params, rest = _split_model(_model())
+    x = jnp.asarray(_sine(num_timesteps=40, num_series=3))
+    mask = ~jnp.isnan(x)
+    ones = jnp.ones(x.shape[:2])
+
+    def loss(params, dt):
+        return _batch_loss(graphdef, rest, params, x, dt, mask, mask, "crps", 5)
+
+    value, grads = jax.value_and_grad(loss)(params, None)
+    expected, expected_grads = jax.value_and_grad(loss)(params, ones)
+    np.testing.assert_allclose(value, expected, rtol=1e-6)
+    for g, e in zip(jax.tree.leaves(grads), jax.tree.leaves(expected_grads), strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-6)
+    # (the untrained head reads nothing from the state yet, so compare the gradients)
+    gapped = jax.grad(loss)(params, ones.at[:, 20].set(4.0))
+    assert not all(
+        np.allclose(g, e) for g, e in zip(jax.tree.leaves(gapped), jax.tree.leaves(grads))
+    )

@@ -90,6 +90,15 @@ def _float32(a):
     return a.astype(jnp.float32) if isinstance(a, jax.Array) else np.asarray(a, np.float32)
 
 
+def _gaps(dt):
+    """The time gaps of a parallel pass: None on a regular grid (all ones), else float32.
+
+    None lets the SSM layers discretise once instead of at every step.
+    """
+    dt = _float32(dt)
+    return None if bool((dt == 1).all()) else dt
+
+
 def _bool(a):
     return a.astype(bool) if isinstance(a, jax.Array) else np.asarray(a, bool)
 
@@ -124,7 +133,7 @@ def parallel_pass(graphdef, params, x, dt, mask):
         ``scale`` have shape ``(num_series, num_timesteps, horizon, output_dim)``, and the
         batched recurrent state.
     """
-    return _parallel(*_flat(graphdef, params), _float32(x), _float32(dt), _bool(mask))
+    return _parallel(*_flat(graphdef, params), _float32(x), _gaps(dt), _bool(mask))
 
 
 def _advance_body(graphdef, params, state, x, dt, mask, all_steps=False):
@@ -206,7 +215,7 @@ def ensemble_pass(graphdef, params, x, dt, mask):
         shape ``(num_series, num_timesteps, horizon, output_dim)``, and the recurrent states
         of every member (leading axes: member, series).
     """
-    return _ensemble_parallel(*_flat(graphdef, params), _float32(x), _float32(dt), _bool(mask))
+    return _ensemble_parallel(*_flat(graphdef, params), _float32(x), _gaps(dt), _bool(mask))
 
 
 @jit(graph="static", static_argnames=("static", "all_steps"))

@@ -156,8 +156,8 @@ class ForecastNetwork(nnx.Module):
         Args:
             x: Inputs of shape ``(num_timesteps, input_dim)``; targets may be NaN where
                 missing, covariates must be finite.
-            dt: Time gap before each step in nominal steps, shape ``(num_timesteps,)``; ones
-                when None.
+            dt: Time gap before each step in nominal steps, shape ``(num_timesteps,)``; None
+                for a regular grid (every gap 1; cheaper than an array of ones).
             mask: Whether each target is observed, shape ``(num_timesteps, output_dim)`` or
                 ``(num_timesteps,)``; ``~isnan(targets)`` when None.
             return_state: Also return the state after the last step (for :meth:`step`).
@@ -168,13 +168,14 @@ class ForecastNetwork(nnx.Module):
             ``return_state`` is True.
         """
         num_timesteps = x.shape[0]
-        dt = sequence_dt(dt, num_timesteps)
+        steps = sequence_dt(dt, num_timesteps)
         target_mask = self._target_mask(x, mask)
-        age = None if self.base is None else time_since_observed(target_mask, dt)
-        h, values = self._encode(x, target_mask, dt, age)
+        age = None if self.base is None else time_since_observed(target_mask, steps)
+        h, values = self._encode(x, target_mask, steps, age)
         step_mask = jnp.any(target_mask, axis=-1)
         states = []
         for block in self.blocks:
+            # None (a regular grid) goes on as None: layers then skip per-step work
             out = block(h, dt, step_mask, return_state=return_state)
             if return_state:
                 out, state = out

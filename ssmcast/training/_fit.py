@@ -272,6 +272,11 @@ def _segments(x, dt, mask, series, starts, length: int, width: int):
     return _pad_time(x[where], dt[where], mask[where], width, axis=series.ndim)
 
 
+def _pad_steps(a, extra: int):
+    """``a (members, steps, ...)`` with ``extra`` zero steps appended (inactive steps)."""
+    return np.pad(a, [(0, 0), (0, extra)] + [(0, 0)] * (a.ndim - 2))
+
+
 def _blocks(step_bytes: int) -> int:
     """Steps per block of an epoch: ``BLOCK_STEPS``, fewer when their segments are too large.
 
@@ -476,6 +481,9 @@ def fit_ensemble(
     loss = config.loss or ("crps" if isinstance(first.head, NormalHead) else "mse")
     x, dt, mask = check_arrays(x, dt, mask, input_dim=first.input_dim, output_dim=first.output_dim)
     num_series, num_timesteps, _ = x.shape
+    # on a regular grid the steps get dt=None: the SSM layers then discretise once per step
+    # of training, not once per time step (the same numbers, at half the cost of a step)
+    regular = bool(np.all(dt == 1))
     num_val = validation_steps(np.asarray(mask), config.val_fraction)
     if num_val and num_timesteps - num_val < 2:
         raise ValueError(
@@ -525,6 +533,8 @@ def fit_ensemble(
         window = (x[:, val_start:], dt[:, val_start:], mask[:, val_start:])
         window = _pad_time(*window, bucket_length(num_timesteps - val_start))
         val_data = tuple(jnp.asarray(a) for a in _pad_series(*window))
+        if regular:
+            val_data = (val_data[0], None, val_data[2])
         val_origin = jnp.asarray(train_end - 1 - val_start)
         if mesh is not None:
             put, target = (put_replicated, mesh) if parallel else (jax.device_put, mesh.devices[0])
@@ -553,11 +563,11 @@ def fit_ensemble(
                 outages[:, cut],
                 valid[:, cut],
             )
+            if regular:
+                batch = (batch[0], None, *batch[2:])
             active = np.arange(block) < run
             if run < block:  # the last block of an epoch: inactive steps fill it up
-                batch = tuple(
-                    np.pad(a, [(0, 0), (0, block - run)] + [(0, 0)] * (a.ndim - 2)) for a in batch
-                )
+                batch = tuple(None if a is None else _pad_steps(a, block - run) for a in batch)
             if parallel:
                 batch = put_sharded(batch, mesh, 2)
                 active = put_replicated(active, mesh)
