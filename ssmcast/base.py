@@ -351,6 +351,8 @@ class BaseForecaster(BaseEstimator):
     # --- helpers --------------------------------------------------------------------------
 
     def _check_fitted(self, method: str) -> None:
+        if self.__dict__.get("fitted_") is not None:  # the common case, without sklearn's walk
+            return
         check_is_fitted(
             self,
             "fitted_",
@@ -375,7 +377,9 @@ class BaseForecaster(BaseEstimator):
                 f"support in the data. Ask for at most {max(seen, self.horizon)} steps, or fit "
                 "on a longer history."
             )
-        time = future_index(self.cutoff_, self.freq_, horizon)
+        # named as the output's index will be (the layout then keeps it as it is)
+        name = getattr(self.layout_, "index_name", None)
+        time = future_index(self.cutoff_, self.freq_, horizon, name=name)
         covariates = self._covariates(X, time, "X", "the forecast", method)
         return horizon, time, covariates
 

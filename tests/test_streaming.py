@@ -20,8 +20,16 @@ from ssmcast.baselines import Climatology, Naive, SeasonalNaive
 from ssmcast.baselines._base import _OFFSETS
 from ssmcast.baselines._climatology import _positions
 from ssmcast.baselines._residuals import residual_quantiles
-from ssmcast.data import MissingTimestampsWarning, calendar_features, to_panel, to_update_panel
+from ssmcast.data import (
+    MissingTimestampsWarning,
+    calendar_features,
+    future_index,
+    to_panel,
+    to_update_panel,
+)
+from ssmcast.data import _frequency as frequency_module
 from ssmcast.data import _panel as panel_module
+from ssmcast.data._frequency import next_timestamp
 from ssmcast.models import _inference
 
 TINY = dict(
@@ -145,6 +153,49 @@ def test_rows_off_the_streaming_case_take_the_general_path_and_its_checks():
     assert fast(zoned) is None
     with pytest.raises(ValueError, match="in the time zone Asia/Shanghai"):
         to_update_panel(zoned, layout=layout, cutoff=cutoff, freq="h")
+
+
+def _date_range_after(cutoff, freq, horizon, name):
+    """The future index as pandas builds it (the reference of the cached grid)."""
+    offset = pd.tseries.frequencies.to_offset(freq)
+    index = pd.date_range(cutoff + offset, periods=horizon, freq=offset, name=name)
+    return index.as_unit(cutoff.unit)
+
+
+@pytest.mark.parametrize(
+    "freq, tz, unit",
+    [
+        ("h", None, "ns"),
+        ("h", "Europe/Berlin", "s"),  # across both changes of the clock
+        ("15min", "America/New_York", "ns"),
+        ("D", "Europe/Berlin", "ns"),
+        ("MS", None, "s"),
+        ("ME", "Europe/Berlin", "ns"),
+        ("W-SUN", None, "ns"),
+        ("B", None, "ns"),
+    ],
+)
+def test_the_cached_future_grid_is_pandas_date_range(freq, tz, unit, monkeypatch):
+    # a stream walks its cutoff step by step over 2024 and past the end of the cached grid
+    # (made short here); every future index and next timestamp must be pandas' own
+    monkeypatch.setattr(frequency_module, "_GRID_STEPS", 16)
+    monkeypatch.setattr(frequency_module, "_GRIDS", {})
+    offset = pd.tseries.frequencies.to_offset(freq)
+    start = pd.Timestamp("2024-01-01", tz=tz).as_unit(unit)
+    steps = pd.date_range(offset.rollforward(start), periods=400, freq=offset)
+    for i, cutoff in enumerate(steps.as_unit(unit)):
+        horizon = 1 + i % 30
+        got = future_index(cutoff, freq, horizon, name="time")
+        expected = _date_range_after(cutoff, freq, horizon, "time")
+        pd.testing.assert_index_equal(got, expected, exact=True)
+        assert got.freq == expected.freq and got.name == "time"
+        assert next_timestamp(cutoff, offset) == expected.asi8[0]
+    # a cutoff off an anchored grid rolls forward, as pandas does
+    mid = pd.Timestamp("2024-01-15", tz=tz).as_unit(unit)
+    pd.testing.assert_index_equal(
+        future_index(mid, "MS", 3), _date_range_after(mid, "MS", 3, None), exact=True
+    )
+    assert next_timestamp(mid, pd.offsets.MonthBegin()) is None
 
 
 @pytest.mark.parametrize("cls", [Naive, SeasonalNaive, Climatology])

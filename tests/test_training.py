@@ -304,6 +304,5 @@ def test_a_regular_grid_trains_without_per_step_gaps():
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-6)
     # (the untrained head reads nothing from the state yet, so compare the gradients)
     gapped = jax.grad(loss)(params, ones.at[:, 20].set(4.0))
-    assert not all(
-        np.allclose(g, e) for g, e in zip(jax.tree.leaves(gapped), jax.tree.leaves(grads))
-    )
+    pairs = zip(jax.tree.leaves(gapped), jax.tree.leaves(grads), strict=True)
+    assert not all(np.allclose(g, e) for g, e in pairs)

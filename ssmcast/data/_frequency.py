@@ -209,8 +209,53 @@ def future_index(
     horizon = check_horizon(horizon, "future_index", "argument")
     offset = parse_freq(freq)
     cutoff = pd.Timestamp(cutoff)
+    grid, position = _grid_after(cutoff, offset, horizon, name)
+    if grid is not None:
+        return grid[position : position + horizon]
     index = pd.date_range(cutoff + offset, periods=horizon, freq=offset, name=name)
     return index.as_unit(cutoff.unit)
+
+
+def next_timestamp(cutoff: pd.Timestamp, offset: BaseOffset) -> np.int64 | None:
+    """``cutoff + offset`` as an integer in ``cutoff``'s unit, from the cached grid.
+
+    None when ``cutoff`` lies off the grid of ``offset`` (the caller computes it then).
+    """
+    grid, position = _grid_after(cutoff, offset, 1, None)
+    return None if grid is None else grid.asi8[position]
+
+
+# (offset, time zone, unit, name) -> a DatetimeIndex of the grid from some past cutoff on.
+# A stream moves its cutoff one step at a time: the future index of each forecast is then a
+# slice of this grid (microseconds) instead of a new ``pd.date_range`` (tens of them).
+_GRIDS: dict[tuple, pd.DatetimeIndex] = {}
+_GRID_STEPS = 1024
+
+
+def _grid_after(cutoff: pd.Timestamp, offset: BaseOffset, steps: int, name):
+    """``(grid, i)`` with ``grid[i : i + steps]`` the ``steps`` timestamps after ``cutoff``.
+
+    ``(None, 0)`` when ``cutoff`` is not on the grid of ``offset`` (an anchored offset such
+    as month starts with a cutoff mid-month): ``pd.date_range`` would roll it forward.
+    """
+    key = (offset, cutoff.tz, cutoff.unit, name)
+    try:
+        grid = _GRIDS.get(key)
+    except TypeError:  # an unhashable name
+        return None, 0
+    value = cutoff.asm8.view(np.int64)
+    if grid is not None:
+        where = int(np.searchsorted(grid.asi8, value))
+        if where + steps < len(grid) and grid.asi8[where] == value:
+            return grid, where + 1
+    grid = pd.date_range(cutoff, periods=max(_GRID_STEPS, 2 * steps) + 1, freq=offset, name=name)
+    grid = grid.as_unit(cutoff.unit)
+    if grid[0] != cutoff:
+        return None, 0
+    if len(_GRIDS) >= 64:  # many series' clocks: keep the cache small
+        _GRIDS.clear()
+    _GRIDS[key] = grid
+    return grid, 1
 
 
 def season_length(freq: object) -> int:

@@ -175,7 +175,7 @@ class Layout(abc.ABC):
 
 def rename_time(time: pd.DatetimeIndex, name: Hashable) -> pd.DatetimeIndex:
     """``time`` named ``name`` (indexes are immutable: the values are shared, not copied)."""
-    return time.rename(name)
+    return time if time.name is name else time.rename(name)
 
 
 # --- JSON encoding ------------------------------------------------------------------------

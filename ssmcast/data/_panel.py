@@ -13,7 +13,13 @@ import xarray as xr
 from pandas.tseries.offsets import BaseOffset
 
 from ssmcast.data._features import CalendarFeatures, calendar_features, time_deltas
-from ssmcast.data._frequency import future_index, infer_freq, parse_freq, regular_grid
+from ssmcast.data._frequency import (
+    future_index,
+    infer_freq,
+    next_timestamp,
+    parse_freq,
+    regular_grid,
+)
 from ssmcast.data._layout_base import Layout
 from ssmcast.data._layouts_pandas import (
     LongLayout,
@@ -359,7 +365,11 @@ def _next_step(y_new: Any, layout: Layout, cutoff: pd.Timestamp, offset: BaseOff
     time = y_new.index
     if type(time) is not pd.DatetimeIndex or time.tz != cutoff.tz:
         return None
-    if time[0] != cutoff + offset:
+    expected = next_timestamp(cutoff, offset)
+    if expected is not None and time.unit == cutoff.unit:
+        if time.asi8[0] != expected:
+            return None
+    elif time[0] != cutoff + offset:
         return None
     values = y_new.to_numpy()
     if values.dtype.kind not in "fiu":  # object, bool, complex, text: the general path
