@@ -375,6 +375,7 @@ class SSMForecaster(BaseForecaster):
             loss=self.loss,
             val_fraction=self.validation_fraction,
             patience=self.patience,
+            selection_window=3,  # one lucky early epoch neither stops training nor is kept
             burn_in=min(longest, segment_length // 2),
             seed=seed,
             progress=self.progress,

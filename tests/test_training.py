@@ -306,3 +306,22 @@ def test_a_regular_grid_trains_without_per_step_gaps():
     gapped = jax.grad(loss)(params, ones.at[:, 20].set(4.0))
     pairs = zip(jax.tree.leaves(gapped), jax.tree.leaves(grads), strict=True)
     assert not all(np.allclose(g, e) for g, e in pairs)
+
+
+@pytest.mark.parametrize("window, best, epochs", [(1, 1, 5), (3, 9, 10)])
+def test_the_selection_window_ignores_one_lucky_early_epoch(window, best, epochs, monkeypatch):
+    # scripted validation losses with a dip at epoch 1: read alone it is kept and stops
+    # training; averaged over 3 epochs it is not, and training runs on to the real minimum
+    from ssmcast.training import _fit as fit_module
+
+    losses = iter([1.0, 0.5, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.4])
+    monkeypatch.setattr(
+        fit_module, "evaluate_members", lambda *args, **kwargs: np.array([next(losses)])
+    )
+    config = _config(epochs=10, patience=3, selection_window=window)
+    result = fit(_model(), _sine(), config=config)
+    assert result.best_epoch == best
+    assert len(result.history["val_loss"]) == epochs
+    assert result.stopped_early == (epochs < 10)
+    with pytest.raises(ValueError, match="selection_window"):
+        fit(_model(), _sine(), config=_config(selection_window=0))

@@ -145,6 +145,7 @@ def _optimizer_config(config):
         steps_per_epoch=None,
         val_fraction=0.0,
         patience=0,
+        selection_window=1,
         burn_in=0,
         outage_rate=0.0,
         seed=0,
@@ -156,7 +157,8 @@ def _optimizer_config(config):
 
 
 def _check_config(config):
-    for name in ("epochs", "batch_size", "segment_length", "patience", "steps_per_epoch"):
+    names = ("epochs", "batch_size", "segment_length", "patience", "steps_per_epoch")
+    for name in (*names, "selection_window"):
         check_int(
             getattr(config, name),
             name,
@@ -542,6 +544,7 @@ def fit_ensemble(
     # one stream of segments per member: member i draws the same ones in any ensemble
     rngs = np.random.default_rng(config.seed).spawn(num_members)
     history = {"train_loss": [], "val_loss": []}
+    scores = []  # per epoch, each member's validation (or training) loss
     best_score = np.full(num_members, np.inf)
     best_epoch = np.full(num_members, -1)
     best_params = initial = params
@@ -615,7 +618,8 @@ def fit_ensemble(
             )
         history["train_loss"].append(float(train_loss.mean()))
         history["val_loss"].append(float(val_loss.mean()) if num_val else math.nan)
-        score = val_loss if num_val else train_loss
+        scores.append(val_loss if num_val else train_loss)
+        score = np.mean(scores[-config.selection_window :], axis=0)
         improved = score < best_score
         best_params = _select(improved, params, best_params)
         best_score = np.where(improved, score, best_score)

@@ -42,6 +42,11 @@ class TrainConfig:
             ``"mse"`` for a point head when None.
         val_fraction: Share of the time steps held out at the end for validation (0: none).
         patience: Epochs without a better validation loss before stopping.
+        selection_window: Epochs averaged into the validation score that early stopping and
+            the choice of the best parameters read: the mean of each member's last
+            ``selection_window`` validation losses. 1 reads each epoch alone; more keeps one
+            lucky epoch early in training (a noisy dip while the learning rate is high) from
+            being kept and from stopping training.
         burn_in: Leading positions of each segment left out of the loss (cold state).
         outage_rate: Share of training segments whose inputs lose a random span of up to
             half the segment (an outage; the targets in and after it are still scored), so
@@ -64,6 +69,7 @@ class TrainConfig:
     loss: str | None = None
     val_fraction: float = 0.1
     patience: int = 10
+    selection_window: int = 1
     burn_in: int = 0
     outage_rate: float = 0.0
     seed: int = 0
