@@ -95,7 +95,9 @@ class SSMForecaster(BaseForecaster):
         learning_rate: Peak learning rate (the SSM parameters use a third of it).
         validation_fraction: Share of the observations held out at the end for early
             stopping (counted in observed values, so an outage does not empty the tail).
-        patience: Epochs without a better validation loss before stopping.
+        patience: Epochs without a better validation loss before stopping. Early stopping
+            and the choice of the kept epoch read the mean validation loss of the last three
+            epochs (``TrainConfig.selection_window``).
         loss: ``"crps"`` or ``"nll"`` (both train the probabilistic head).
         method: Scan method of the SSM layers (``"auto"`` picks by backend and size).
         freq: The data's frequency (a pandas alias); inferred when None.
