@@ -95,9 +95,7 @@ class SSMForecaster(BaseForecaster):
         learning_rate: Peak learning rate (the SSM parameters use a third of it).
         validation_fraction: Share of the observations held out at the end for early
             stopping (counted in observed values, so an outage does not empty the tail).
-        patience: Epochs without a better validation loss before stopping. Early stopping
-            and the choice of the kept epoch read the mean validation loss of the last three
-            epochs (``TrainConfig.selection_window``).
+        patience: Epochs without a better validation loss before stopping.
         loss: ``"crps"`` or ``"nll"`` (both train the probabilistic head).
         method: Scan method of the SSM layers (``"auto"`` picks by backend and size).
         freq: The data's frequency (a pandas alias); inferred when None.
@@ -377,7 +375,7 @@ class SSMForecaster(BaseForecaster):
             loss=self.loss,
             val_fraction=self.validation_fraction,
             patience=self.patience,
-            selection_window=3,  # one lucky early epoch neither stops training nor is kept
+            selection_window=3,  # one lucky epoch is neither kept nor stops training
             burn_in=min(longest, segment_length // 2),
             seed=seed,
             progress=self.progress,

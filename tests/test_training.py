@@ -308,20 +308,34 @@ def test_a_regular_grid_trains_without_per_step_gaps():
     assert not all(np.allclose(g, e) for g, e in pairs)
 
 
-@pytest.mark.parametrize("window, best, epochs", [(1, 1, 5), (3, 9, 10)])
-def test_the_selection_window_ignores_one_lucky_early_epoch(window, best, epochs, monkeypatch):
-    # scripted validation losses with a dip at epoch 1: read alone it is kept and stops
-    # training; averaged over 3 epochs it is not, and training runs on to the real minimum
+LUCKY = [1.0, 0.5, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.4]  # a dip at epoch 1
+SHARP = [1.0, 0.5, 0.3, 0.6, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99]  # a real minimum at 2
+
+
+@pytest.mark.parametrize(
+    "losses, window, best, epochs",
+    [(LUCKY, 1, 1, 5), (LUCKY, 3, 9, 10), (SHARP, 1, 2, 6), (SHARP, 3, 2, 7)],
+)
+def test_the_selection_window_ignores_one_lucky_epoch_and_keeps_a_sharp_minimum(
+    losses, window, best, epochs, monkeypatch
+):
+    # scripted validation losses: read alone, the lucky dip is kept and stops training;
+    # judged with its neighbours it is not, and training runs on to the real minimum. A
+    # sharp minimum is kept where it is (a trailing mean would keep the epoch after it)
     from ssmcast.training import _fit as fit_module
 
-    losses = iter([1.0, 0.5, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.4])
+    scripted = iter(losses)
     monkeypatch.setattr(
-        fit_module, "evaluate_members", lambda *args, **kwargs: np.array([next(losses)])
+        fit_module, "evaluate_members", lambda *args, **kwargs: np.array([next(scripted)])
     )
     config = _config(epochs=10, patience=3, selection_window=window)
     result = fit(_model(), _sine(), config=config)
     assert result.best_epoch == best
     assert len(result.history["val_loss"]) == epochs
     assert result.stopped_early == (epochs < 10)
+
+
+@pytest.mark.parametrize("window", [0, 2])
+def test_the_selection_window_must_be_odd_and_positive(window):
     with pytest.raises(ValueError, match="selection_window"):
-        fit(_model(), _sine(), config=_config(selection_window=0))
+        fit(_model(), _sine(), config=_config(selection_window=window))

@@ -157,6 +157,12 @@ def _optimizer_config(config):
 
 
 def _check_config(config):
+    if isinstance(config.selection_window, int) and config.selection_window % 2 == 0:
+        raise ValueError(
+            "The 'selection_window' setting of TrainConfig must be odd (the epochs before "
+            f"and after the one judged). Got {config.selection_window}; use "
+            f"{config.selection_window + 1}."
+        )
     names = ("epochs", "batch_size", "segment_length", "patience", "steps_per_epoch")
     for name in (*names, "selection_window"):
         check_int(
@@ -545,10 +551,28 @@ def fit_ensemble(
     rngs = np.random.default_rng(config.seed).spawn(num_members)
     history = {"train_loss": [], "val_loss": []}
     scores = []  # per epoch, each member's validation (or training) loss
+    # an epoch is judged on the mean score of the epochs ``half`` before and after it, so
+    # the parameters of the last ``half`` epochs wait in ``recent`` until their turn
+    half = config.selection_window // 2
+    recent = []
+
+    def judge(candidate, candidate_params, best):
+        best_params, best_score, best_epoch, bad_epochs = best
+        window = scores[max(0, candidate - half) : candidate + half + 1]
+        score = np.mean(window, axis=0)
+        improved = score < best_score
+        return (
+            _select(improved, candidate_params, best_params),
+            np.where(improved, score, best_score),
+            np.where(improved, candidate, best_epoch),
+            np.where(improved, 0, bad_epochs + 1),
+        )
+
     best_score = np.full(num_members, np.inf)
     best_epoch = np.full(num_members, -1)
     best_params = initial = params
     bad_epochs = np.zeros(num_members, int)
+    best = (best_params, best_score, best_epoch, bad_epochs)
     stopped_early = False
     bar = _progress(config.epochs, config.progress)
     for epoch in bar:
@@ -604,6 +628,7 @@ def fit_ensemble(
                 if not ok_host.all()
                 else f"the validation after epoch {epoch}"
             )
+            best_params, _, best_epoch, _ = best
             keep = _select(best_epoch >= 0, best_params, initial)
             keep = _to_host(keep) if parallel else keep
             result = TrainResult(_join_params(keep), history, int(best_epoch.max()), False)
@@ -619,17 +644,18 @@ def fit_ensemble(
         history["train_loss"].append(float(train_loss.mean()))
         history["val_loss"].append(float(val_loss.mean()) if num_val else math.nan)
         scores.append(val_loss if num_val else train_loss)
-        score = np.mean(scores[-config.selection_window :], axis=0)
-        improved = score < best_score
-        best_params = _select(improved, params, best_params)
-        best_score = np.where(improved, score, best_score)
-        best_epoch = np.where(improved, epoch, best_epoch)
-        bad_epochs = np.where(improved, 0, bad_epochs + 1)
+        recent = [*recent[-half:], params] if half else [params]
+        if epoch >= half:  # the epoch ``half`` back now has its whole window
+            best = judge(epoch - half, recent[0], best)
         if config.progress:
             bar.set_postfix(loss=f"{train_loss.mean():.4f}", val=f"{val_loss.mean():.4f}")
-        if num_val and (bad_epochs >= config.patience).all():
+        if num_val and (best[3] >= config.patience).all():
             stopped_early = True
             break
+    # the last ``half`` epochs, judged on the part of their window that exists
+    for back in range(min(half, len(scores)), 0, -1):
+        best = judge(len(scores) - back, recent[-back], best)
+    best_params, best_score, best_epoch, bad_epochs = best
     if config.progress:
         bar.close()
     if parallel:  # the fitted network serves from the default device

@@ -43,10 +43,11 @@ class TrainConfig:
         val_fraction: Share of the time steps held out at the end for validation (0: none).
         patience: Epochs without a better validation loss before stopping.
         selection_window: Epochs averaged into the validation score that early stopping and
-            the choice of the best parameters read: the mean of each member's last
-            ``selection_window`` validation losses. 1 reads each epoch alone; more keeps one
-            lucky epoch early in training (a noisy dip while the learning rate is high) from
-            being kept and from stopping training.
+            the choice of the best parameters read, an odd number: an epoch is judged on the
+            mean of each member's losses from ``selection_window // 2`` epochs before it to
+            as many after it (fewer at the ends), so one lucky epoch is neither kept nor
+            stops training, while a sharp minimum is still kept where it is. 1 (the default)
+            reads each epoch alone.
         burn_in: Leading positions of each segment left out of the loss (cold state).
         outage_rate: Share of training segments whose inputs lose a random span of up to
             half the segment (an outage; the targets in and after it are still scored), so
