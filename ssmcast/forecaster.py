@@ -375,7 +375,6 @@ class SSMForecaster(BaseForecaster):
             loss=self.loss,
             val_fraction=self.validation_fraction,
             patience=self.patience,
-            selection_window=3,  # one lucky epoch is neither kept nor stops training
             burn_in=min(longest, segment_length // 2),
             seed=seed,
             progress=self.progress,
