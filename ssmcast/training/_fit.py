@@ -568,11 +568,14 @@ def fit_ensemble(
             np.where(improved, 0, bad_epochs + 1),
         )
 
-    best_score = np.full(num_members, np.inf)
-    best_epoch = np.full(num_members, -1)
-    best_params = initial = params
-    bad_epochs = np.zeros(num_members, int)
-    best = (best_params, best_score, best_epoch, bad_epochs)
+    # (params, score, epoch, epochs without improving) of each member's best epoch so far
+    initial = params
+    best = (
+        params,
+        np.full(num_members, np.inf),
+        np.full(num_members, -1),
+        np.zeros(num_members, int),
+    )
     stopped_early = False
     bar = _progress(config.epochs, config.progress)
     for epoch in bar:
@@ -655,7 +658,7 @@ def fit_ensemble(
     # the last ``half`` epochs, judged on the part of their window that exists
     for back in range(min(half, len(scores)), 0, -1):
         best = judge(len(scores) - back, recent[-back], best)
-    best_params, best_score, best_epoch, bad_epochs = best
+    best_params, _, best_epoch, _ = best
     if config.progress:
         bar.close()
     if parallel:  # the fitted network serves from the default device
