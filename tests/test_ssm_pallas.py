@@ -25,8 +25,12 @@ T = 23  # not a whole number of time blocks: the padding is exercised
 
 @pytest.fixture(autouse=True)
 def _short_blocks(monkeypatch):
-    # The interpreter unrolls a block's steps at trace time: short blocks compile fast.
-    monkeypatch.setattr(_pallas, "BLOCK_T", 4)
+    # Short chunks and narrow blocks: T = 23 becomes 6 chunks of 4 steps (the carry recurses
+    # twice: 6 chunks, then 2), channels span several blocks, and the interpreter, which
+    # unrolls a loop iteration's steps at trace time, compiles fast.
+    monkeypatch.setattr(_pallas, "UNROLL", 2)
+    monkeypatch.setattr(_pallas, "MIN_CHUNK", 4)
+    monkeypatch.setattr(_pallas, "BLOCK_W", 8)
     monkeypatch.setattr(_pallas, "BLOCK_D", 8)
 
 
@@ -63,6 +67,31 @@ def test_diagonal_kernel_matches_the_float64_loop(complex_, reverse):
     assert h.shape == shape and h.dtype == dtype
     expected = _reference_recurrence(a, b, h0, reverse)
     np.testing.assert_allclose(np.asarray(h), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("chunk", "unroll"), [(2, 1), (4, 4), (6, 2), (8, 2), (32, 4)]
+)  # 12 chunks, a chunk of one iteration, not a power of two, 3 chunks, one chunk
+def test_diagonal_kernel_is_exact_for_any_chunking(chunk, unroll):
+    rng = np.random.default_rng(4)
+    a = rng.uniform(0.5, 1.0, (T, 20))
+    b = rng.normal(size=(T, 20))
+    h0 = rng.normal(size=20)
+    h = _pallas.diagonal_scan(
+        *(jnp.asarray(v, jnp.float32) for v in (a, b, h0)), chunk=chunk, unroll=unroll
+    )
+    np.testing.assert_allclose(np.asarray(h), _reference_recurrence(a, b, h0), rtol=1e-5, atol=1e-5)
+
+
+def test_chunks_shrink_until_there_are_enough_programs():
+    for num_timesteps, blocks in [(65536, 32), (65536, 1), (4096, 32), (20, 1)]:
+        chunk = _pallas.chunk_length(num_timesteps, blocks, unroll=8, min_chunk=16)
+        assert chunk % 8 == 0 and 16 <= chunk <= _pallas.MAX_CHUNK
+        assert chunk & (chunk - 1) == 0  # a power of two
+        programs = blocks * -(-num_timesteps // chunk)
+        assert programs <= _pallas.TARGET_PROGRAMS or chunk == 16
+        # One halving more would pass the target (unless already at the floor).
+        assert chunk == 16 or blocks * -(-num_timesteps // (chunk // 2)) > _pallas.TARGET_PROGRAMS
 
 
 def test_diagonal_kernel_gradient_equals_the_sequential_one():
@@ -108,6 +137,26 @@ def test_selective_kernel_matches_the_float64_loop():
     want_y, want_h = _reference_selective(x, dt, A, B, C, D, h0)
     np.testing.assert_allclose(np.asarray(y), want_y, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(h), want_h, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(("chunk", "state_dim"), [(2, 4), (8, 3), (32, 5)])
+def test_selective_kernel_is_exact_for_any_chunking_batched(chunk, state_dim):
+    # A batch by vmap (a grid axis of its own); states not a power of two (padded).
+    inputs = [_selective_inputs(seed, 12, state_dim) for seed in (5, 6)]
+    x, dt, _, B, C, _, h0 = (np.stack(v) for v in zip(*inputs, strict=True))
+    A = inputs[0][2]
+
+    def run(x, dt, B, C, h0):
+        return _pallas.selective_kernel_scan(
+            x, dt, jnp.asarray(A, jnp.float32), B, C, h0, reference=None, chunk=chunk
+        )
+
+    f32 = [jnp.asarray(v, jnp.float32) for v in (x, dt, B, C, h0)]
+    y, h = jax.vmap(run)(*f32)
+    for i in range(2):
+        want_y, want_h = _reference_selective(x[i], dt[i], A, B[i], C[i], 0.0, h0[i])
+        np.testing.assert_allclose(np.asarray(y[i]), want_y, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(np.asarray(h[i]), want_h, rtol=1e-4, atol=1e-5)
 
 
 def test_selective_kernel_gradient_equals_the_sequential_one():

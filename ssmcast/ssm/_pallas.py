@@ -1,28 +1,39 @@
-r"""Fused Pallas kernels for the two scans: each reads its inputs once and writes once.
+r"""Blocked Pallas kernels for the two scans, parallel over channels *and* time.
 
-Both kernels parallelise over channels and walk time sequentially inside one program, so the
-state stays in registers and every input element is read from memory exactly once:
+A kernel that walks all of time inside one program has only as many programs as there are
+channel blocks: far too few to keep a GPU's memory system busy (a width of 64 channels is
+one program). Both kernels here therefore cut time into chunks of ``L`` steps and run in
+three phases, each program owning one block of channels in one chunk:
 
-* :func:`diagonal_scan`: ``h[t] = a[t] * h[t-1] + b[t]`` over ``(T, W)`` arrays (real, or
-  complex as real and imaginary parts). A program owns ``block_w`` channels and loads time
-  in blocks of ``block_t`` rows, whose steps are unrolled. The memory floor is reading
-  ``a`` and ``b`` and writing ``h``.
-* :func:`selective_kernel_scan`: the selective (Mamba) scan with ``(D, N)`` states, fused
-  with its output contraction: a program owns ``block_d`` channels and all ``N`` states;
-  ``exp(dt * A)``, the state update and ``y = h @ C`` happen in registers, so neither the
-  ``(T, D, N)`` decays nor the states ever reach memory. The floor is reading ``x``,
-  ``dt``, ``B`` and ``C`` and writing ``y``.
+1. **Summarise** (one kernel): each program walks its chunk from a zero state and writes
+   only the chunk's end state and its total decay (``prod a``; for the selective scan
+   ``sum dt``, since ``prod exp(dt A) = exp(A sum dt)``).
+2. **Carry** (recursive): the end states of the chunks are themselves a diagonal
+   recurrence, ``T / L`` steps long, solved by the same blocked scan (and so on until one
+   chunk is left). It gives the state entering every chunk.
+3. **Apply** (one kernel): each program walks its chunk again from its entering state and
+   writes the outputs.
 
-Time is padded to a whole number of blocks with steps that leave the state unchanged
-(``a = 1, b = 0``; ``dt = 0, x = 0``) and the padded rows are dropped.
+Memory traffic is two reads of the inputs and one write of the outputs (plus ``2 W T / L``
+values of summaries): 5/3 of the floor for the diagonal scan (read ``a``, ``b``; write
+``h``), and for the selective scan, whose floor is reading ``x``, ``dt``, ``B``, ``C`` and
+writing ``y``, about 1.7x at ``D = 64, N = 16``. Neither the ``(T, D, N)`` decays nor the
+states of the selective scan ever reach memory: ``exp(dt A)``, the state update and
+``y = h @ C`` happen in registers.
 
-On a CPU the kernels run in Pallas' interpreter (``interpret=True``): slow, and meant for
-tests against the float64 reference, not for speed. They are reached through
+Inside a program, time advances one row at a time, ``UNROLL`` rows per loop iteration with
+their loads issued first, so the loads run ahead of the dependent multiply-adds. Row
+widths are powers of two (Triton's rule), so channels and selective states are padded
+(states with ``A = B = C = 0``, which stay zero), and time is padded to whole chunks with
+steps that leave the state unchanged (``a = 1, b = 0``; ``dt = 0``).
+
+On a GPU the kernels are compiled by Pallas' Triton backend (``num_warps`` per program);
+on a CPU they run in Pallas' interpreter (``interpret=True``): slow, and meant for tests
+against the float64 reference, not for speed. They are reached through
 ``method="pallas"`` of :func:`~ssmcast.ssm.linear_recurrence` and
-:func:`~ssmcast.ssm.selective_scan`; ``method="auto"`` does not choose them until they are
-measured faster on an accelerator. Gradients: the diagonal scan's custom VJP runs the adjoint
-recurrence with the same kernel; the selective kernel's backward pass is the sequential
-method's (the kernel is forward-only).
+:func:`~ssmcast.ssm.selective_scan`. Gradients: the diagonal scan's custom VJP runs the
+adjoint recurrence with the same kernel; the selective kernel is forward-only and its
+backward pass is another method's (the one ``method="auto"`` would run).
 """
 
 from __future__ import annotations
@@ -36,13 +47,26 @@ from jax.experimental import pallas as pl
 
 __all__ = ["diagonal_scan", "selective_kernel_scan"]
 
-BLOCK_T = 16  # time steps loaded and unrolled per iteration
 BLOCK_W = 128  # channels per program (the diagonal scan)
-BLOCK_D = 32  # channels per program (the selective scan)
+BLOCK_D = 16  # channels per program (the selective scan), each with all its states
+UNROLL = 8  # time steps per loop iteration, their loads issued first
+MIN_CHUNK = 16  # the shortest chunk; a sequence no longer than this is one chunk
+MAX_CHUNK = 1024  # the longest chunk
+TARGET_PROGRAMS = 4096  # chunks are made short enough for about this many programs
+NUM_WARPS = 4  # warps per program on a GPU
 
 
 def _interpret() -> bool:
     return jax.default_backend() == "cpu"
+
+
+def _compiler_params(num_warps: int, interpret: bool):
+    """Triton's parameters on a GPU (this also selects the Triton backend); none otherwise."""
+    if interpret:
+        return None
+    from jax.experimental.pallas import triton as pl_triton
+
+    return pl_triton.CompilerParams(num_warps=num_warps, num_stages=1)
 
 
 def _pad_to(x, size: int, axis: int, value: float = 0.0):
@@ -58,82 +82,194 @@ def _round_up(n: int, block: int) -> int:
     return -(-n // block) * block
 
 
+def _next_pow2(n: int) -> int:
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def chunk_length(
+    num_timesteps: int,
+    channel_blocks: int,
+    *,
+    unroll: int | None = None,
+    min_chunk: int | None = None,
+    max_chunk: int | None = None,
+    target_programs: int | None = None,
+) -> int:
+    """The chunk length ``L``: a power of two, as long as the program count allows.
+
+    Long chunks mean fewer summaries to carry; short chunks mean more programs to fill the
+    device. ``L`` is the shortest power of two that keeps the number of programs
+    (``channel_blocks * T / L``) at or under ``TARGET_PROGRAMS``, within
+    ``[MIN_CHUNK, MAX_CHUNK]`` and at least ``UNROLL``.
+
+    Examples:
+        >>> chunk_length(65536, 32), chunk_length(65536, 1), chunk_length(20, 1)
+        (512, 16, 16)
+    """
+    unroll = unroll or UNROLL
+    low = max(min_chunk or MIN_CHUNK, unroll)
+    wanted = _next_pow2(-(-num_timesteps * channel_blocks // (target_programs or TARGET_PROGRAMS)))
+    return _round_up(min(max_chunk or MAX_CHUNK, max(low, wanted)), unroll)
+
+
+# --- complex arithmetic on (real, imag) parts -----------------------------------------------
+
+
+def _mul(a, h):
+    if len(a) == 1:
+        return (a[0] * h[0],)
+    return (a[0] * h[0] - a[1] * h[1], a[0] * h[1] + a[1] * h[0])
+
+
+def _step(a, h, b):
+    """``a * h + b`` on tuples of parts (one part: real; two: real and imaginary)."""
+    return tuple(p + q for p, q in zip(_mul(a, h), b, strict=True))
+
+
 # --- the diagonal scan ----------------------------------------------------------------------
 
 
-def _diagonal_kernel(*refs, num_blocks: int, block_t: int, complex_: bool):
-    """One program: ``block_w`` channels, all of time, in blocks of ``block_t`` rows."""
-    if complex_:
-        ar_ref, ai_ref, br_ref, bi_ref, hr0_ref, hi0_ref, hr_ref, hi_ref = refs
-
-        def body(i, carry):
-            hr, hi = carry
-            rows = pl.ds(i * block_t, block_t)
-            ar, ai, br, bi = (ref[rows, :] for ref in (ar_ref, ai_ref, br_ref, bi_ref))
-            out_r, out_i = [], []
-            for j in range(block_t):  # unrolled: the state stays in registers
-                hr, hi = ar[j] * hr - ai[j] * hi + br[j], ar[j] * hi + ai[j] * hr + bi[j]
-                out_r.append(hr)
-                out_i.append(hi)
-            hr_ref[rows, :] = jnp.stack(out_r)
-            hi_ref[rows, :] = jnp.stack(out_i)
-            return hr, hi
-
-        jax.lax.fori_loop(0, num_blocks, body, (hr0_ref[0, :], hi0_ref[0, :]))
-        return
-
-    a_ref, b_ref, h0_ref, h_ref = refs
-
-    def body(i, h):
-        rows = pl.ds(i * block_t, block_t)
-        a, b = a_ref[rows, :], b_ref[rows, :]
-        out = []
-        for j in range(block_t):
-            h = a[j] * h + b[j]
-            out.append(h)
-        h_ref[rows, :] = jnp.stack(out)
-        return h
-
-    jax.lax.fori_loop(0, num_blocks, body, h0_ref[0, :])
+def _rows(refs, t):
+    return tuple(ref[t, :] for ref in refs)
 
 
-@partial(jax.jit, static_argnames=("block_t", "block_w", "interpret"))
-def _diagonal(a, b, h0, *, block_t: int, block_w: int, interpret: bool):
-    num_timesteps, width = b.shape
+def _summary_kernel(*refs, parts: int, chunk: int, unroll: int):
+    """One program: the end state and the total decay of one chunk, from a zero state."""
+    a_refs, b_refs = refs[:parts], refs[parts : 2 * parts]
+    p_refs, s_refs = refs[2 * parts : 3 * parts], refs[3 * parts :]
+    width = a_refs[0].shape[1]
+    dtype = a_refs[0].dtype
+    zero = jnp.zeros((width,), dtype)
+    one = (jnp.ones((width,), dtype),) + (zero,) * (parts - 1)
+
+    def body(i, carry):
+        decay, state = carry
+        rows = [i * unroll + j for j in range(unroll)]
+        a = [_rows(a_refs, t) for t in rows]  # every load first
+        b = [_rows(b_refs, t) for t in rows]
+        for j in range(unroll):
+            state = _step(a[j], state, b[j])
+            decay = _mul(a[j], decay)
+        return decay, state
+
+    decay, state = jax.lax.fori_loop(0, chunk // unroll, body, (one, (zero,) * parts))
+    for ref, value in zip(p_refs + s_refs, decay + state, strict=True):
+        ref[0, :] = value
+
+
+def _apply_kernel(*refs, parts: int, chunk: int, unroll: int):
+    """One program: walk one chunk from its entering state, writing every state."""
+    a_refs, b_refs = refs[:parts], refs[parts : 2 * parts]
+    h0_refs, h_refs = refs[2 * parts : 3 * parts], refs[3 * parts :]
+
+    def body(i, state):
+        rows = [i * unroll + j for j in range(unroll)]
+        a = [_rows(a_refs, t) for t in rows]
+        b = [_rows(b_refs, t) for t in rows]
+        for j, t in enumerate(rows):
+            state = _step(a[j], state, b[j])
+            for ref, value in zip(h_refs, state, strict=True):
+                ref[t, :] = value
+        return state
+
+    jax.lax.fori_loop(0, chunk // unroll, body, tuple(ref[0, :] for ref in h0_refs))
+
+
+def _diagonal_call(kernel, inputs, starts, *, chunk: int, summary: bool, config: dict):
+    """One ``pallas_call`` over a ``(channel blocks, chunks)`` grid.
+
+    ``summary``: two values per chunk and part (the decay and the end state) instead of
+    every state.
+    """
+    num_timesteps, width = inputs[0].shape
+    block_w, parts = config["block_w"], len(inputs) // 2
+    grid = (width // block_w, num_timesteps // chunk)
+    series = pl.BlockSpec((chunk, block_w), lambda j, c: (c, j))
+    start = pl.BlockSpec((1, block_w), lambda j, c: (c, j))
+    rows, count = (grid[1], 2 * parts) if summary else (num_timesteps, parts)
+    return pl.pallas_call(
+        partial(kernel, parts=parts, chunk=chunk, unroll=config["unroll"]),
+        grid=grid,
+        in_specs=[series] * len(inputs) + [start] * len(starts),
+        out_specs=[start if summary else series] * count,
+        out_shape=[jax.ShapeDtypeStruct((rows, width), inputs[0].dtype)] * count,
+        interpret=config["interpret"],
+        compiler_params=_compiler_params(config["num_warps"], config["interpret"]),
+    )(*inputs, *starts)
+
+
+def _blocked_states(a, b, h0, config):
+    """All states of ``h = a * h + b`` for tuples of ``(T, W)`` parts, ``W`` whole blocks.
+
+    ``T`` is padded here to whole chunks; ``W`` must already be a multiple of the block.
+    """
+    parts = len(b)
+    num_timesteps, width = b[0].shape
+    block_w = config["block_w"]
+    chunk = config["chunk"] or chunk_length(
+        num_timesteps, width // block_w, unroll=config["unroll"]
+    )
+    padded_t = _round_up(num_timesteps, chunk)
+    one = (1.0,) + (0.0,) * (parts - 1)
+    a = tuple(_pad_to(p, padded_t, 0, v) for p, v in zip(a, one, strict=True))
+    b = tuple(_pad_to(p, padded_t, 0) for p in b)
+    num_chunks = padded_t // chunk
+    if num_chunks == 1:
+        starts = tuple(p[None] for p in h0)
+    else:
+        summary = _diagonal_call(
+            _summary_kernel, a + b, (), chunk=chunk, summary=True, config=config
+        )
+        decay, end = tuple(summary[:parts]), tuple(summary[parts:])
+        # The end state of every chunk is a recurrence over chunks: the same scan, shorter.
+        ends = _blocked_states(decay, end, h0, {**config, "chunk": None})
+        starts = tuple(
+            jnp.concatenate([p0[None], p[:-1]], axis=0) for p0, p in zip(h0, ends, strict=True)
+        )
+    states = _diagonal_call(_apply_kernel, a + b, starts, chunk=chunk, summary=False, config=config)
+    return tuple(s[:num_timesteps] for s in states)
+
+
+@partial(jax.jit, static_argnames=("chunk", "block_w", "unroll", "num_warps", "interpret"))
+def _diagonal(a, b, h0, *, chunk, block_w, unroll, num_warps, interpret):
+    width = b.shape[1]
     complex_ = jnp.issubdtype(b.dtype, jnp.complexfloating)
-    block_w = min(block_w, _round_up(width, 8))
-    padded_t, padded_w = _round_up(num_timesteps, block_t), _round_up(width, block_w)
-    a = _pad_to(_pad_to(a, padded_t, 0, 1.0), padded_w, 1, 1.0)
-    b = _pad_to(_pad_to(b, padded_t, 0), padded_w, 1)
-    h0 = _pad_to(h0[None], padded_w, 1)
-    parts = [a.real, a.imag, b.real, b.imag, h0.real, h0.imag] if complex_ else [a, b, h0]
-    real = parts[0].dtype
-    series = pl.BlockSpec((padded_t, block_w), lambda i: (0, i))
-    start = pl.BlockSpec((1, block_w), lambda i: (0, i))
-    num_in = len(parts)
-    out = pl.pallas_call(
-        partial(
-            _diagonal_kernel, num_blocks=padded_t // block_t, block_t=block_t, complex_=complex_
-        ),
-        grid=(padded_w // block_w,),
-        in_specs=[series] * (num_in - (2 if complex_ else 1)) + [start] * (2 if complex_ else 1),
-        out_specs=[series] * (2 if complex_ else 1),
-        out_shape=[jax.ShapeDtypeStruct((padded_t, padded_w), real)] * (2 if complex_ else 1),
-        interpret=interpret,
-    )(*parts)
-    h = jax.lax.complex(out[0], out[1]) if complex_ else out[0]
-    return h[:num_timesteps, :width]
+    block_w = min(block_w, max(16, _next_pow2(width)))
+    padded_w = _round_up(width, block_w)
+
+    def split(x, fill):
+        x = _pad_to(x, padded_w, x.ndim - 1, fill)
+        return (x.real, x.imag) if complex_ else (x,)
+
+    config = dict(
+        chunk=chunk, block_w=block_w, unroll=unroll, num_warps=num_warps, interpret=interpret
+    )
+    states = _blocked_states(split(a, 1.0), split(b, 0.0), split(h0, 0.0), config)
+    h = jax.lax.complex(*states) if complex_ else states[0]
+    return h[:, :width]
 
 
-def diagonal_scan(a, b, h0, *, block_t: int | None = None, block_w: int | None = None):
-    """``h[t] = a[t] * h[t-1] + b[t]`` along axis 0 by the fused kernel.
+def diagonal_scan(
+    a,
+    b,
+    h0,
+    *,
+    chunk: int | None = None,
+    block_w: int | None = None,
+    unroll: int | None = None,
+    num_warps: int | None = None,
+):
+    """``h[t] = a[t] * h[t-1] + b[t]`` along axis 0 by the blocked kernels.
 
     Args:
         a: Decays, the shape and dtype of ``b`` (already broadcast).
         b: Inputs ``(T, ...)``, float32 or complex64 (float64 where enabled).
         h0: The state before the first step, shape ``b.shape[1:]``.
-        block_t: Time steps per unrolled block (``BLOCK_T`` when None).
-        block_w: Channels per program (``BLOCK_W`` when None).
+        chunk: Time steps per program, a multiple of ``unroll`` (:func:`chunk_length` when
+            None).
+        block_w: Channels per program, a power of two (``BLOCK_W`` when None).
+        unroll: Time steps per loop iteration (``UNROLL`` when None).
+        num_warps: Warps per program on a GPU (``NUM_WARPS`` when None).
 
     Returns:
         All states, the shape and dtype of ``b``.
@@ -149,8 +285,10 @@ def diagonal_scan(a, b, h0, *, block_t: int | None = None, block_w: int | None =
         a.reshape(flat),
         b.reshape(flat),
         h0.reshape(flat[1:]),
-        block_t=block_t or BLOCK_T,
+        chunk=chunk,
         block_w=block_w or BLOCK_W,
+        unroll=unroll or UNROLL,
+        num_warps=num_warps or NUM_WARPS,
         interpret=_interpret(),
     )
     return h.reshape(shape)
@@ -159,67 +297,113 @@ def diagonal_scan(a, b, h0, *, block_t: int | None = None, block_w: int | None =
 # --- the selective scan ---------------------------------------------------------------------
 
 
-def _selective_kernel(
-    x_ref, dt_ref, a_ref, b_ref, c_ref, h0_ref, y_ref, h_ref, *, num_blocks: int, block_t: int
+def _selective_rows(x_ref, dt_ref, b_ref, t):
+    return x_ref[t, :], dt_ref[t, :], b_ref[t, :]
+
+
+def _selective_summary_kernel(
+    x_ref, dt_ref, a_ref, b_ref, s_ref, dts_ref, *, chunk: int, unroll: int
 ):
-    """One program: ``block_d`` channels with all their states, all of time."""
+    """One program: the chunk's end state from zero, and its total step ``sum dt``."""
     a = a_ref[...]  # (block_d, N)
 
+    def body(i, carry):
+        h, total = carry
+        rows = [_selective_rows(x_ref, dt_ref, b_ref, i * unroll + j) for j in range(unroll)]
+        for x, dt, b in rows:
+            h = jnp.exp(dt[:, None] * a) * h + (dt * x)[:, None] * b[None, :]
+            total = total + dt
+        return h, total
+
+    zero_h = jnp.zeros(a.shape, a.dtype)
+    zero_t = jnp.zeros(a.shape[:1], a.dtype)
+    h, total = jax.lax.fori_loop(0, chunk // unroll, body, (zero_h, zero_t))
+    s_ref[0, :, :] = h
+    dts_ref[0, :] = total
+
+
+def _selective_apply_kernel(
+    x_ref, dt_ref, a_ref, b_ref, c_ref, h0_ref, y_ref, *, chunk: int, unroll: int
+):
+    """One program: walk one chunk from its entering state, writing ``y = h @ C``."""
+    a = a_ref[...]
+
     def body(i, h):
-        rows = pl.ds(i * block_t, block_t)
-        x, dt, b, c = x_ref[rows, :], dt_ref[rows, :], b_ref[rows, :], c_ref[rows, :]
-        out = []
-        for j in range(block_t):  # unrolled: decays, states and outputs stay in registers
-            h = jnp.exp(dt[j][:, None] * a) * h + (dt[j] * x[j])[:, None] * b[j][None, :]
-            out.append(jnp.sum(h * c[j][None, :], axis=1))
-        y_ref[rows, :] = jnp.stack(out)
+        rows = [i * unroll + j for j in range(unroll)]
+        loads = [(*_selective_rows(x_ref, dt_ref, b_ref, t), c_ref[t, :]) for t in rows]
+        for t, (x, dt, b, c) in zip(rows, loads, strict=True):
+            h = jnp.exp(dt[:, None] * a) * h + (dt * x)[:, None] * b[None, :]
+            y_ref[t, :] = jnp.sum(h * c[None, :], axis=1)
         return h
 
-    h_ref[...] = jax.lax.fori_loop(0, num_blocks, body, h0_ref[...])
+    jax.lax.fori_loop(0, chunk // unroll, body, h0_ref[0, :, :])
 
 
-@partial(jax.jit, static_argnames=("block_t", "block_d", "interpret"))
-def _selective_forward(x, dt, A, B, C, h0, *, block_t: int, block_d: int, interpret: bool):
+@partial(jax.jit, static_argnames=("chunk", "block_d", "unroll", "num_warps", "interpret"))
+def _selective_forward(x, dt, A, B, C, h0, *, chunk, block_d, unroll, num_warps, interpret):
     num_timesteps, channels = x.shape
     state_dim = A.shape[1]
-    block_d = min(block_d, _round_up(channels, 8))
-    padded_t, padded_d = _round_up(num_timesteps, block_t), _round_up(channels, block_d)
-    # Padded steps have dt = 0 (decay 1, input 0); padded channels are dropped.
-    x = _pad_to(_pad_to(x, padded_t, 0), padded_d, 1)
-    dt = _pad_to(_pad_to(dt, padded_t, 0), padded_d, 1)
-    A = _pad_to(A, padded_d, 0)
-    h0 = _pad_to(h0, padded_d, 0)
-    B, C = _pad_to(B, padded_t, 0), _pad_to(C, padded_t, 0)
-    channel_block = pl.BlockSpec((padded_t, block_d), lambda i: (0, i))
-    state_block = pl.BlockSpec((block_d, state_dim), lambda i: (i, 0))
-    shared = pl.BlockSpec((padded_t, state_dim), lambda i: (0, 0))
-    y, h = pl.pallas_call(
-        partial(_selective_kernel, num_blocks=padded_t // block_t, block_t=block_t),
-        grid=(padded_d // block_d,),
-        in_specs=[channel_block, channel_block, state_block, shared, shared, state_block],
-        out_specs=[channel_block, state_block],
-        out_shape=[
-            jax.ShapeDtypeStruct((padded_t, padded_d), x.dtype),
-            jax.ShapeDtypeStruct((padded_d, state_dim), x.dtype),
-        ],
-        interpret=interpret,
-    )(x, dt, A, B, C, h0)
-    return y[:num_timesteps, :channels], h[:channels]
+    block_d = min(block_d, max(16, _next_pow2(channels)))
+    padded_d, padded_n = _round_up(channels, block_d), max(16, _next_pow2(state_dim))
+    chunk = chunk or chunk_length(num_timesteps, padded_d // block_d, unroll=unroll)
+    padded_t = _round_up(num_timesteps, chunk)
+    num_chunks = padded_t // chunk
+    # Padded steps have dt = 0 (decay 1, input 0); padded channels and states stay zero.
+    x, dt = (_pad_to(_pad_to(v, padded_t, 0), padded_d, 1) for v in (x, dt))
+    A = _pad_to(_pad_to(A, padded_d, 0), padded_n, 1)
+    h0 = _pad_to(_pad_to(h0, padded_d, 0), padded_n, 1)
+    B, C = (_pad_to(_pad_to(v, padded_t, 0), padded_n, 1) for v in (B, C))
 
-
-@partial(jax.custom_vjp, nondiff_argnums=(6, 7, 8))
-def _selective(x, dt, A, B, C, h0, block_t, block_d, reference):
-    return _selective_forward(
-        x, dt, A, B, C, h0, block_t=block_t, block_d=block_d, interpret=_interpret()
+    grid = (padded_d // block_d, num_chunks)
+    channel_block = pl.BlockSpec((chunk, block_d), lambda j, c: (c, j))
+    states = pl.BlockSpec((block_d, padded_n), lambda j, c: (j, 0))
+    shared = pl.BlockSpec((chunk, padded_n), lambda j, c: (c, 0))
+    per_chunk = pl.BlockSpec((1, block_d, padded_n), lambda j, c: (c, j, 0))
+    params = dict(
+        interpret=interpret, compiler_params=_compiler_params(num_warps, interpret), grid=grid
     )
+    end, total = pl.pallas_call(
+        partial(_selective_summary_kernel, chunk=chunk, unroll=unroll),
+        in_specs=[channel_block, channel_block, states, shared],
+        out_specs=[per_chunk, pl.BlockSpec((1, block_d), lambda j, c: (c, j))],
+        out_shape=[
+            jax.ShapeDtypeStruct((num_chunks, padded_d, padded_n), x.dtype),
+            jax.ShapeDtypeStruct((num_chunks, padded_d), x.dtype),
+        ],
+        **params,
+    )(x, dt, A, B)
+    # Carry across chunks: h_end[c] = exp(A sum dt) * h_end[c-1] + end[c], a diagonal scan.
+    decay = jnp.exp(total[:, :, None] * A[None])
+    width = padded_d * padded_n
+    ends = diagonal_scan(
+        decay.reshape(num_chunks, width),
+        end.reshape(num_chunks, width),
+        h0.reshape(width),
+        unroll=unroll,
+        num_warps=num_warps,
+    ).reshape(num_chunks, padded_d, padded_n)
+    starts = jnp.concatenate([h0[None], ends[:-1]], axis=0)
+    y = pl.pallas_call(
+        partial(_selective_apply_kernel, chunk=chunk, unroll=unroll),
+        in_specs=[channel_block, channel_block, states, shared, shared, per_chunk],
+        out_specs=channel_block,
+        out_shape=jax.ShapeDtypeStruct((padded_t, padded_d), x.dtype),
+        **params,
+    )(x, dt, A, B, C, starts)
+    return y[:num_timesteps, :channels], ends[-1, :channels, :state_dim]
 
 
-def _selective_fwd(x, dt, A, B, C, h0, block_t, block_d, reference):
-    y = _selective(x, dt, A, B, C, h0, block_t, block_d, reference)
+@partial(jax.custom_vjp, nondiff_argnums=(6, 7))
+def _selective(x, dt, A, B, C, h0, config, reference):
+    return _selective_forward(x, dt, A, B, C, h0, **dict(config), interpret=_interpret())
+
+
+def _selective_fwd(x, dt, A, B, C, h0, config, reference):
+    y = _selective(x, dt, A, B, C, h0, config, reference)
     return y, (x, dt, A, B, C, h0)
 
 
-def _selective_bwd(block_t, block_d, reference, residuals, cotangents):
+def _selective_bwd(config, reference, residuals, cotangents):
     _, vjp = jax.vjp(reference, *residuals)  # the reference twin's gradient
     return vjp(cotangents)
 
@@ -236,10 +420,12 @@ def selective_kernel_scan(
     h0,
     *,
     reference: Callable,
-    block_t: int | None = None,
+    chunk: int | None = None,
     block_d: int | None = None,
+    unroll: int | None = None,
+    num_warps: int | None = None,
 ):
-    """The selective scan ``(y, h_last)`` by the fused kernel (``D`` skip not included).
+    """The selective scan ``(y, h_last)`` by the blocked kernels (``D`` skip not included).
 
     Args:
         x: Inputs ``(T, D)``.
@@ -249,9 +435,11 @@ def selective_kernel_scan(
         C: Output projections ``(T, N)``.
         h0: The state before the first step ``(D, N)``.
         reference: A function of the same arguments returning the same ``(y, h_last)``
-            (the sequential twin), whose gradient is the kernel's backward pass.
-        block_t: Time steps per unrolled block (``BLOCK_T`` when None).
-        block_d: Channels per program (``BLOCK_D`` when None).
+            (another method), whose gradient is the kernel's backward pass.
+        chunk: Time steps per program (:func:`chunk_length` when None).
+        block_d: Channels per program, a power of two (``BLOCK_D`` when None).
+        unroll: Time steps per loop iteration (``UNROLL`` when None).
+        num_warps: Warps per program on a GPU (``NUM_WARPS`` when None).
 
     Returns:
         ``y`` of shape ``(T, D)`` and the last state ``(D, N)``.
@@ -272,4 +460,10 @@ def selective_kernel_scan(
         >>> y.shape, h.shape
         ((5, 2), (2, 3))
     """
-    return _selective(x, dt, A, B, C, h0, block_t or BLOCK_T, block_d or BLOCK_D, reference)
+    config = (
+        ("chunk", chunk),
+        ("block_d", block_d or BLOCK_D),
+        ("unroll", unroll or UNROLL),
+        ("num_warps", num_warps or NUM_WARPS),
+    )
+    return _selective(x, dt, A, B, C, h0, config, reference)

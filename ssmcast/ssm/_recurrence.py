@@ -14,9 +14,10 @@ Every method computes the same thing; they differ in speed and memory on each ba
   every chunk from its true start and writes ``h``. The chunk loops are unrolled, so each pass
   is one elementwise kernel that reads ``a`` and ``b`` once: about 5 array passes in all, and
   O(T / chunk_size) extra memory besides the output.
-* ``"pallas"``: a fused Pallas kernel (``ssmcast.ssm._pallas``) that walks time inside one
-  program per block of channels, reading ``a`` and ``b`` once and writing ``h`` once. Built
-  for GPUs; on a CPU it runs in Pallas' interpreter, for tests only.
+* ``"pallas"``: blocked Pallas kernels (``ssmcast.ssm._pallas``), parallel over blocks of
+  channels and chunks of time: one pass summarises each chunk, a short scan carries the
+  state across chunks, and a second pass writes ``h`` (two reads of ``a`` and ``b``, one
+  write of ``h``). Built for GPUs; on a CPU it runs in Pallas' interpreter, for tests only.
 * ``"auto"``: chooses among the first three by backend and size (see :func:`choose_method`).
 
 Gradients use a custom VJP: the cotangent of a linear recurrence is the same recurrence run

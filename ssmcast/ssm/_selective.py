@@ -17,10 +17,12 @@ Memory of each method, for ``T`` steps (float32, ``x`` and ``y`` excluded):
   method inside each chunk: O(chunk_size·D·N) temporaries. Each chunk is rematerialised in
   the backward pass (:func:`jax.checkpoint`), so gradients store only the chunk-boundary
   states, O(T/chunk_size·D·N).
-* ``"pallas"``: a fused Pallas kernel that keeps the ``(D, N)`` state, the decays and the
-  output contraction in registers: it reads ``x``, ``dt``, ``B`` and ``C`` once and writes
-  ``y`` once, with no ``(T, D, N)`` temporaries. Built for GPUs; on a CPU it runs in Pallas'
-  interpreter, for tests only. Its backward pass is the sequential method's.
+* ``"pallas"``: blocked Pallas kernels that keep the ``(D, N)`` state, the decays and the
+  output contraction in registers, parallel over blocks of channels and chunks of time: it
+  reads ``x``, ``dt``, ``B`` and ``C`` twice (a pass that summarises each chunk, then one
+  that writes ``y``) and writes ``y`` once, with no ``(T, D, N)`` temporaries. Built for
+  GPUs; on a CPU it runs in Pallas' interpreter, for tests only. Its backward pass is that
+  of the method ``"auto"`` would otherwise run.
 """
 
 from __future__ import annotations
@@ -99,6 +101,10 @@ def _chunked(x, dt, A, B, C, h0, chunk_size):
 
     h, y = jax.lax.scan(chunk, h0, tuple(map(split, (x, dt, B, C))))
     return y.reshape(-1, x.shape[1])[:num_timesteps], h
+
+
+def _chunked_default(x, dt, A, B, C, h0):
+    return _chunked(x, dt, A, B, C, h0, _CHUNK)
 
 
 def choose_selective_method(
@@ -204,7 +210,12 @@ def selective_scan(
     elif method == "pallas":
         from ssmcast.ssm._pallas import selective_kernel_scan  # imported on use
 
-        y, h = selective_kernel_scan(x, dt, A, B, C, h0, reference=_sequential)
+        # The kernel is forward-only: its gradient is the method auto would run otherwise.
+        backward = choose_selective_method(num_timesteps, channels, state_dim)
+        reference = {"sequential": _sequential, "associative": _associative}.get(
+            backward, _chunked_default
+        )
+        y, h = selective_kernel_scan(x, dt, A, B, C, h0, reference=reference)
     else:
         y, h = _chunked(x, dt, A, B, C, h0, chunk_size or _CHUNK)
     if D is not None:
