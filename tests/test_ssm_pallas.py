@@ -14,6 +14,7 @@ import pytest
 
 from ssmcast.ssm import (
     _pallas,
+    _pallas_lookback,
     choose_method,
     choose_selective_method,
     linear_recurrence,
@@ -80,6 +81,44 @@ def test_diagonal_kernel_is_exact_for_any_chunking(chunk, unroll):
     h = _pallas.diagonal_scan(
         *(jnp.asarray(v, jnp.float32) for v in (a, b, h0)), chunk=chunk, unroll=unroll
     )
+    np.testing.assert_allclose(np.asarray(h), _reference_recurrence(a, b, h0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+@pytest.mark.parametrize("fold_all", [False, True])
+@pytest.mark.parametrize(("chunk", "block_w"), [(4, 8), (8, 16), (32, 8)])
+def test_single_pass_kernel_matches_the_float64_loop(complex_, fold_all, chunk, block_w):
+    # fold_all: every tile folds its predecessors' totals back to the start instead of
+    # stopping at a published inclusive state (what a tile does while they still run).
+    rng = np.random.default_rng(7)
+    a = rng.uniform(0.5, 1.0, (T, 3, 5))
+    b = rng.normal(size=(T, 3, 5))
+    h0 = rng.normal(size=(3, 5))
+    if complex_:
+        a = a * np.exp(1j * rng.uniform(-1, 1, a.shape))
+        b = b + 1j * rng.normal(size=b.shape)
+        h0 = h0 + 0.5j
+    dtype = jnp.complex64 if complex_ else jnp.float32
+    args = [jnp.asarray(v, dtype) for v in (a, b, h0)]
+    if fold_all:
+        parts = [(v.real, v.imag) if complex_ else (v,) for v in args]
+        flat = [
+            tuple(jnp.pad(p.reshape(p.shape[0], -1), ((0, 0), (0, 1))) for p in v)
+            for v in parts[:2]
+        ]
+        starts = tuple(jnp.pad(p.reshape(-1), (0, 1)) for p in parts[2])
+        states = _pallas_lookback.lookback_states(
+            *flat,
+            starts,
+            chunk=chunk,
+            block_w=block_w,
+            num_warps=1,
+            interpret=True,
+            fold_all=True,
+        )
+        h = (jax.lax.complex(*states) if complex_ else states[0])[:, :15].reshape(a.shape)
+    else:
+        h = _pallas.diagonal_scan(*args, chunk=chunk, block_w=block_w, single_pass=True)
     np.testing.assert_allclose(np.asarray(h), _reference_recurrence(a, b, h0), rtol=1e-5, atol=1e-5)
 
 

@@ -230,11 +230,18 @@ def _blocked_states(a, b, h0, config):
     return tuple(s[:num_timesteps] for s in states)
 
 
-@partial(jax.jit, static_argnames=("chunk", "block_w", "unroll", "num_warps", "interpret"))
-def _diagonal(a, b, h0, *, chunk, block_w, unroll, num_warps, interpret):
+@partial(
+    jax.jit,
+    static_argnames=("chunk", "block_w", "unroll", "num_warps", "single_pass", "interpret"),
+)
+def _diagonal(a, b, h0, *, chunk, block_w, unroll, num_warps, single_pass, interpret):
     width = b.shape[1]
     complex_ = jnp.issubdtype(b.dtype, jnp.complexfloating)
-    block_w = min(block_w, max(16, _next_pow2(width)))
+    if single_pass:
+        from ssmcast.ssm import _pallas_lookback as lookback
+
+        block_w = block_w or lookback.BLOCK_W
+    block_w = min(block_w or BLOCK_W, max(16, _next_pow2(width)))
     padded_w = _round_up(width, block_w)
 
     def split(x, fill):
@@ -244,7 +251,19 @@ def _diagonal(a, b, h0, *, chunk, block_w, unroll, num_warps, interpret):
     config = dict(
         chunk=chunk, block_w=block_w, unroll=unroll, num_warps=num_warps, interpret=interpret
     )
-    states = _blocked_states(split(a, 1.0), split(b, 0.0), split(h0, 0.0), config)
+    a, b, h0 = split(a, 1.0), split(b, 0.0), split(h0, 0.0)
+    if single_pass:
+        states = lookback.lookback_states(
+            a,
+            b,
+            h0,
+            chunk=chunk or lookback.CHUNK,
+            block_w=block_w,
+            num_warps=num_warps,
+            interpret=interpret,
+        )
+    else:
+        states = _blocked_states(a, b, h0, config)
     h = jax.lax.complex(*states) if complex_ else states[0]
     return h[:, :width]
 
@@ -258,6 +277,7 @@ def diagonal_scan(
     block_w: int | None = None,
     unroll: int | None = None,
     num_warps: int | None = None,
+    single_pass: bool = False,
 ):
     """``h[t] = a[t] * h[t-1] + b[t]`` along axis 0 by the blocked kernels.
 
@@ -270,6 +290,9 @@ def diagonal_scan(
         block_w: Channels per program, a power of two (``BLOCK_W`` when None).
         unroll: Time steps per loop iteration (``UNROLL`` when None).
         num_warps: Warps per program on a GPU (``NUM_WARPS`` when None).
+        single_pass: Carry the chunks by decoupled look-back in one kernel
+            (:mod:`ssmcast.ssm._pallas_lookback`; ``chunk`` and ``block_w`` then default to
+            its ``CHUNK`` and ``BLOCK_W``) instead of the three phases.
 
     Returns:
         All states, the shape and dtype of ``b``.
@@ -286,9 +309,10 @@ def diagonal_scan(
         b.reshape(flat),
         h0.reshape(flat[1:]),
         chunk=chunk,
-        block_w=block_w or BLOCK_W,
+        block_w=block_w,
         unroll=unroll or UNROLL,
         num_warps=num_warps or NUM_WARPS,
+        single_pass=single_pass,
         interpret=_interpret(),
     )
     return h.reshape(shape)
@@ -301,22 +325,31 @@ def _selective_rows(x_ref, dt_ref, b_ref, t):
     return x_ref[t, :], dt_ref[t, :], b_ref[t, :]
 
 
+def _selective_update(h, a, x, dt, b):
+    """One step on a ``(N, block_d)`` state: ``exp(dt A) h + B (dt x)``, with ``A`` in base 2.
+
+    States run down the rows and channels across, so a thread owns whole columns: the
+    decays, the update and the output's sum over states stay within a thread.
+    """
+    return jnp.exp2(dt[None, :] * a) * h + b[:, None] * (dt * x)[None, :]
+
+
 def _selective_summary_kernel(
     x_ref, dt_ref, a_ref, b_ref, s_ref, dts_ref, *, chunk: int, unroll: int
 ):
     """One program: the chunk's end state from zero, and its total step ``sum dt``."""
-    a = a_ref[...]  # (block_d, N)
+    a = a_ref[...]  # (N, block_d), times log2(e)
 
     def body(i, carry):
         h, total = carry
         rows = [_selective_rows(x_ref, dt_ref, b_ref, i * unroll + j) for j in range(unroll)]
         for x, dt, b in rows:
-            h = jnp.exp(dt[:, None] * a) * h + (dt * x)[:, None] * b[None, :]
+            h = _selective_update(h, a, x, dt, b)
             total = total + dt
         return h, total
 
     zero_h = jnp.zeros(a.shape, a.dtype)
-    zero_t = jnp.zeros(a.shape[:1], a.dtype)
+    zero_t = jnp.zeros(a.shape[1:], a.dtype)
     h, total = jax.lax.fori_loop(0, chunk // unroll, body, (zero_h, zero_t))
     s_ref[0, :, :] = h
     dts_ref[0, :] = total
@@ -325,15 +358,15 @@ def _selective_summary_kernel(
 def _selective_apply_kernel(
     x_ref, dt_ref, a_ref, b_ref, c_ref, h0_ref, y_ref, *, chunk: int, unroll: int
 ):
-    """One program: walk one chunk from its entering state, writing ``y = h @ C``."""
+    """One program: walk one chunk from its entering state, writing ``y = C . h``."""
     a = a_ref[...]
 
     def body(i, h):
         rows = [i * unroll + j for j in range(unroll)]
         loads = [(*_selective_rows(x_ref, dt_ref, b_ref, t), c_ref[t, :]) for t in rows]
         for t, (x, dt, b, c) in zip(rows, loads, strict=True):
-            h = jnp.exp(dt[:, None] * a) * h + (dt * x)[:, None] * b[None, :]
-            y_ref[t, :] = jnp.sum(h * c[None, :], axis=1)
+            h = _selective_update(h, a, x, dt, b)
+            y_ref[t, :] = jnp.sum(h * c[:, None], axis=0)
         return h
 
     jax.lax.fori_loop(0, chunk // unroll, body, h0_ref[0, :, :])
@@ -349,16 +382,17 @@ def _selective_forward(x, dt, A, B, C, h0, *, chunk, block_d, unroll, num_warps,
     padded_t = _round_up(num_timesteps, chunk)
     num_chunks = padded_t // chunk
     # Padded steps have dt = 0 (decay 1, input 0); padded channels and states stay zero.
+    # States are laid out (N, D); A is scaled by log2(e) so that exp(dt A) = exp2(dt A').
     x, dt = (_pad_to(_pad_to(v, padded_t, 0), padded_d, 1) for v in (x, dt))
-    A = _pad_to(_pad_to(A, padded_d, 0), padded_n, 1)
-    h0 = _pad_to(_pad_to(h0, padded_d, 0), padded_n, 1)
+    a = _pad_to(_pad_to(A.T * jnp.log2(jnp.e).astype(A.dtype), padded_n, 0), padded_d, 1)
+    h0 = _pad_to(_pad_to(h0.T, padded_n, 0), padded_d, 1)
     B, C = (_pad_to(_pad_to(v, padded_t, 0), padded_n, 1) for v in (B, C))
 
     grid = (padded_d // block_d, num_chunks)
     channel_block = pl.BlockSpec((chunk, block_d), lambda j, c: (c, j))
-    states = pl.BlockSpec((block_d, padded_n), lambda j, c: (j, 0))
+    states = pl.BlockSpec((padded_n, block_d), lambda j, c: (0, j))
     shared = pl.BlockSpec((chunk, padded_n), lambda j, c: (c, 0))
-    per_chunk = pl.BlockSpec((1, block_d, padded_n), lambda j, c: (c, j, 0))
+    per_chunk = pl.BlockSpec((1, padded_n, block_d), lambda j, c: (c, 0, j))
     params = dict(
         interpret=interpret, compiler_params=_compiler_params(num_warps, interpret), grid=grid
     )
@@ -367,21 +401,21 @@ def _selective_forward(x, dt, A, B, C, h0, *, chunk, block_d, unroll, num_warps,
         in_specs=[channel_block, channel_block, states, shared],
         out_specs=[per_chunk, pl.BlockSpec((1, block_d), lambda j, c: (c, j))],
         out_shape=[
-            jax.ShapeDtypeStruct((num_chunks, padded_d, padded_n), x.dtype),
+            jax.ShapeDtypeStruct((num_chunks, padded_n, padded_d), x.dtype),
             jax.ShapeDtypeStruct((num_chunks, padded_d), x.dtype),
         ],
         **params,
-    )(x, dt, A, B)
+    )(x, dt, a, B)
     # Carry across chunks: h_end[c] = exp(A sum dt) * h_end[c-1] + end[c], a diagonal scan.
-    decay = jnp.exp(total[:, :, None] * A[None])
-    width = padded_d * padded_n
+    decay = jnp.exp2(total[:, None, :] * a[None])
+    width = padded_n * padded_d
     ends = diagonal_scan(
         decay.reshape(num_chunks, width),
         end.reshape(num_chunks, width),
         h0.reshape(width),
         unroll=unroll,
         num_warps=num_warps,
-    ).reshape(num_chunks, padded_d, padded_n)
+    ).reshape(num_chunks, padded_n, padded_d)
     starts = jnp.concatenate([h0[None], ends[:-1]], axis=0)
     y = pl.pallas_call(
         partial(_selective_apply_kernel, chunk=chunk, unroll=unroll),
@@ -389,8 +423,8 @@ def _selective_forward(x, dt, A, B, C, h0, *, chunk, block_d, unroll, num_warps,
         out_specs=channel_block,
         out_shape=jax.ShapeDtypeStruct((padded_t, padded_d), x.dtype),
         **params,
-    )(x, dt, A, B, C, starts)
-    return y[:num_timesteps, :channels], ends[-1, :channels, :state_dim]
+    )(x, dt, a, B, C, starts)
+    return y[:num_timesteps, :channels], ends[-1, :state_dim, :channels].T
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(6, 7))
@@ -399,12 +433,13 @@ def _selective(x, dt, A, B, C, h0, config, reference):
 
 
 def _selective_fwd(x, dt, A, B, C, h0, config, reference):
-    y = _selective(x, dt, A, B, C, h0, config, reference)
-    return y, (x, dt, A, B, C, h0)
+    # Differentiated: the reference method runs forward (its residuals are what its backward
+    # pass needs), so a training step costs what the reference's does; the kernel serves the
+    # forward-only calls (inference, backtests, validation).
+    return jax.vjp(reference, x, dt, A, B, C, h0)
 
 
-def _selective_bwd(config, reference, residuals, cotangents):
-    _, vjp = jax.vjp(reference, *residuals)  # the reference twin's gradient
+def _selective_bwd(config, reference, vjp, cotangents):
     return vjp(cotangents)
 
 
