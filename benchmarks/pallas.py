@@ -29,33 +29,13 @@ import numpy as np
 from scan import copy_bandwidth, timeit, timeit_together
 
 from ssmcast.ssm import _pallas as kernels
+from ssmcast.ssm import _pallas_selective as selective_kernels
 from ssmcast.ssm import linear_recurrence, selective_scan
 from ssmcast.ssm._selective import _sequential
 
 
 def _max_error(got, want) -> float:
     return float(jnp.max(jnp.abs(jnp.asarray(got) - jnp.asarray(want))))
-
-
-def single_pass_correctness(quick: bool) -> None:
-    print("1b. the single-pass kernel against sequential (largest absolute difference)")
-    rng = np.random.default_rng(5)
-    for T, W in [(100, 32), (300, 40)] if quick else [(100, 32), (5000, 300), (65536, 4096)]:
-        a = rng.uniform(0.5, 1.0, (T, W)).astype(np.float32)
-        b = rng.normal(size=(T, W)).astype(np.float32)
-        for complex_ in (False, True):
-            if complex_ and T * W > 2**24:
-                continue
-            a_ = a * np.exp(1j * rng.uniform(-1, 1, a.shape)) if complex_ else a
-            b_ = b + 1j * b[::-1] if complex_ else b
-            dtype = jnp.complex64 if complex_ else jnp.float32
-            args = (jnp.asarray(a_, dtype), jnp.asarray(b_, dtype))
-            got = jax.jit(partial(kernels.diagonal_scan, single_pass=True))(
-                *args, jnp.zeros(W, dtype)
-            )
-            want = linear_recurrence(*args, method="chunked")
-            kind = "complex" if complex_ else "real"
-            print(f"   T={T:>6} W={W:>5} {kind:<8} {_max_error(got, want):.2e}", flush=True)
 
 
 def correctness(quick: bool) -> None:
@@ -148,51 +128,6 @@ def diagonal_tuning(bandwidth: float, quick: bool) -> dict:
     return dict(zip(("block_w", "num_warps", "unroll", "target"), best, strict=True))
 
 
-def single_pass_tuning(bandwidth: float, quick: bool) -> dict:
-    T, W = (1024, 256) if quick else (65536, 4096)
-    print(f"\n2c. single-pass kernel at T={T}, width={W} (ms, and x the floor)")
-    key = jax.random.PRNGKey(4)
-    a = jax.random.uniform(key, (T, W), jnp.float32, 0.9, 0.999)
-    b = jax.random.normal(jax.random.fold_in(key, 1), (T, W), jnp.float32)
-    floor_ms = 1e3 * 3 * a.size * 4 / bandwidth
-    results = {}
-    for chunk, block_w, num_warps in itertools.product((16, 32, 64), (32, 64), (1, 2)):
-        if num_warps * 32 > block_w or (quick and chunk == 64):
-            continue
-        fn = jax.jit(
-            partial(
-                kernels.diagonal_scan,
-                h0=jnp.zeros(W),
-                chunk=chunk,
-                block_w=block_w,
-                num_warps=num_warps,
-                single_pass=True,
-            )
-        )
-        try:
-            ms = timeit(fn, a, b)
-        except Exception as error:
-            print(
-                f"   chunk={chunk} block_w={block_w} warps={num_warps}: failed "
-                f"({type(error).__name__}: {str(error)[:200]})"
-            )
-            continue
-        results[(chunk, block_w, num_warps)] = ms
-        print(
-            f"   chunk={chunk:>3} block_w={block_w:>3} warps={num_warps}: "
-            f"{ms:8.3f} ms {ms / floor_ms:6.2f}x",
-            flush=True,
-        )
-    if not results:
-        return {}
-    best = min(results, key=results.get)
-    print(
-        f"   best: chunk={best[0]} block_w={best[1]} warps={best[2]}: "
-        f"{results[best]:.3f} ms, {results[best] / floor_ms:.2f}x the floor"
-    )
-    return dict(zip(("chunk", "block_w", "num_warps"), best, strict=True))
-
-
 def selective_tuning(bandwidth: float, quick: bool) -> dict:
     batch, T, D, N = (2, 512, 64, 16) if quick else (8, 16384, 64, 16)
     print(f"\n2b. selective kernel at batch={batch}, T={T}, D={D}, N={N} (ms, and x the floor)")
@@ -210,7 +145,7 @@ def selective_tuning(bandwidth: float, quick: bool) -> dict:
         )
 
         def scan(x, dt, B):
-            return kernels.selective_kernel_scan(
+            return selective_kernels.selective_kernel_scan(
                 x,
                 dt,
                 A,
@@ -261,15 +196,10 @@ def _row(cells) -> str:
     return " ".join(f"{c:>{w}}" for c, w in cells)
 
 
-def sizes_table(bandwidth: float, quick: bool, best: dict, single: dict | None) -> None:
+def sizes_table(bandwidth: float, quick: bool, best: dict) -> None:
     print("\n3a. diagonal scan at every size, best settings (ms; x the floor)")
-    methods = ["chunked", "associative", "pallas"] + (["single"] if single else [])
-    names = (
-        ["T", "width", "chunked", "assoc", "blocked"]
-        + (["1-pass"] if single else [])
-        + ["kernel/best", "kernel/floor", "chunked/floor"]
-    )
-    print(_row(zip(names, [6, 6] + [9] * (len(methods)) + [12, 13, 14], strict=True)))
+    names = ("T", "width", "chunked", "assoc", "pallas", "pallas/best", "pallas/floor")
+    print(_row(zip((*names, "chunked/floor"), (6, 6, 9, 9, 9, 12, 13, 14), strict=True)))
     lengths = (256, 1024) if quick else (1024, 4096, 16384, 65536)
     widths = (64, 256) if quick else (64, 1024, 4096)
     settings = {k: best[k] for k in ("block_w", "unroll", "num_warps")}
@@ -288,19 +218,14 @@ def sizes_table(bandwidth: float, quick: bool, best: dict, single: dict | None) 
             "associative": jax.jit(partial(linear_recurrence, method="associative")),
             "pallas": jax.jit(pallas),
         }
-        if single:
-            fns["single"] = jax.jit(
-                partial(kernels.diagonal_scan, h0=jnp.zeros(W), single_pass=True, **single)
-            )
         t = timeit_together(fns, a, b)
         floor_ms = 1e3 * 3 * a.size * 4 / bandwidth
-        kernel = min(t["pallas"], t.get("single", np.inf))
         cells = [
             (T, 6),
             (W, 6),
             *((f"{t[m]:.3f}", 9) for m in fns),
-            (f"{kernel / min(t['chunked'], t['associative']):.2f}x", 12),
-            (f"{kernel / floor_ms:.2f}x", 13),
+            (f"{t['pallas'] / min(t['chunked'], t['associative']):.2f}x", 12),
+            (f"{t['pallas'] / floor_ms:.2f}x", 13),
             (f"{t['chunked'] / floor_ms:.2f}x", 14),
         ]
         print(_row(cells), flush=True)
@@ -312,7 +237,9 @@ def _selective_method(x, dt, B, A, method):
 
 def _selective_kernel(x, dt, B, A, **settings):
     h0 = jnp.zeros(A.shape, A.dtype)
-    return kernels.selective_kernel_scan(x, dt, A, B, B, h0, reference=_sequential, **settings)[0]
+    return selective_kernels.selective_kernel_scan(
+        x, dt, A, B, B, h0, reference=_sequential, **settings
+    )[0]
 
 
 def selective_sizes(bandwidth: float, quick: bool, best: dict) -> None:
@@ -353,12 +280,11 @@ def selective_sizes(bandwidth: float, quick: bool, best: dict) -> None:
         print(_row(cells), flush=True)
 
 
-SECTIONS = ("check", "check-single", "tune", "tune-selective", "tune-single", "sizes", "selective")
-# Used when a tuning section is skipped: the best settings of the first H200 run.
+SECTIONS = ("check", "tune", "tune-selective", "sizes", "selective")
+# Used when a tuning section is skipped: the best settings measured on an H200.
 MEASURED = {
     "diagonal": dict(block_w=64, num_warps=1, unroll=8, target=4096),
     "selective": dict(block_d=32, num_warps=1, unroll=4, target=4096),
-    "single": dict(chunk=32, block_w=32, num_warps=1),
 }
 
 
@@ -369,24 +295,20 @@ def main() -> None:
         "--sections", default=",".join(SECTIONS), help=f"comma-separated, of {SECTIONS}"
     )
     args = parser.parse_args()
-    sections = args.sections.split(",")
     print(f"ssmcast Pallas kernels: jax {jax.__version__}, {jax.devices()[0].device_kind}")
     bandwidth = copy_bandwidth(2**24 if args.quick else 2**28)
     print(f"measured copy bandwidth: {bandwidth / 1e9:.1f} GB/s (read + write)\n")
     best: dict = dict(MEASURED)
-    single = "check-single" in sections or "tune-single" in sections
     steps = {
         "check": lambda: correctness(args.quick),
-        "check-single": lambda: single_pass_correctness(args.quick),
         "tune": lambda: best.update(diagonal=diagonal_tuning(bandwidth, args.quick)),
         "tune-selective": lambda: best.update(selective=selective_tuning(bandwidth, args.quick)),
-        "tune-single": lambda: best.update(single=single_pass_tuning(bandwidth, args.quick)),
-        "sizes": lambda: sizes_table(
-            bandwidth, args.quick, best["diagonal"], best["single"] if single else None
-        ),
+        "sizes": lambda: sizes_table(bandwidth, args.quick, best["diagonal"]),
         "selective": lambda: selective_sizes(bandwidth, args.quick, best["selective"]),
     }
-    for name in sections:
+    for name in args.sections.split(","):
+        if name not in steps:
+            parser.error(f"--sections: unknown section {name!r}; choose from {SECTIONS}")
         try:  # one part failing must not hide the others' figures
             steps[name]()
         except Exception:

@@ -8,7 +8,7 @@ the gradient (forward plus backward): our custom VJP against JAX's autodiff thro
 ``jax.lax.associative_scan``. A third times ``selective_scan``, with its own memory floor
 (read ``x``, ``dt``, ``B``, ``C``; write ``y``).
 
-On an accelerator the fused Pallas kernels (``method="pallas"``) are timed too; on a CPU they
+On an accelerator the blocked Pallas kernels (``method="pallas"``) are timed too; on a CPU they
 would run in Pallas' interpreter, which measures nothing, so they are left out there (pass
 ``--pallas`` to force them).
 

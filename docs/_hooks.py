@@ -63,10 +63,12 @@ def _table(lines: list[str], source: str) -> list[str]:
 
 
 def render_scan_output(text: str, source: str) -> str:
-    """Markdown for the output of ``benchmarks/scan.py``: text lines, tables, raw output."""
+    """Markdown for the output of ``benchmarks/scan.py`` (or ``pallas.py``): text, tables, raw."""
     lines = text.rstrip().splitlines()
-    if not lines or not lines[0].startswith("ssmcast scan benchmark"):
-        raise PluginError(f"{source} does not start like the output of benchmarks/scan.py.")
+    if not lines or not lines[0].startswith(("ssmcast scan benchmark", "ssmcast Pallas kernels")):
+        raise PluginError(
+            f"{source} does not start like the output of benchmarks/scan.py or pallas.py."
+        )
     out: list[str] = []
     i = 0
     while i < len(lines):

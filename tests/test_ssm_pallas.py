@@ -14,7 +14,7 @@ import pytest
 
 from ssmcast.ssm import (
     _pallas,
-    _pallas_lookback,
+    _pallas_selective,
     choose_method,
     choose_selective_method,
     linear_recurrence,
@@ -32,7 +32,8 @@ def _short_blocks(monkeypatch):
     monkeypatch.setattr(_pallas, "UNROLL", 2)
     monkeypatch.setattr(_pallas, "MIN_CHUNK", 4)
     monkeypatch.setattr(_pallas, "BLOCK_W", 8)
-    monkeypatch.setattr(_pallas, "BLOCK_D", 8)
+    monkeypatch.setattr(_pallas_selective, "BLOCK_D", 8)
+    monkeypatch.setattr(_pallas_selective, "UNROLL", 2)
 
 
 def _reference_recurrence(a, b, h0, reverse=False):
@@ -81,44 +82,6 @@ def test_diagonal_kernel_is_exact_for_any_chunking(chunk, unroll):
     h = _pallas.diagonal_scan(
         *(jnp.asarray(v, jnp.float32) for v in (a, b, h0)), chunk=chunk, unroll=unroll
     )
-    np.testing.assert_allclose(np.asarray(h), _reference_recurrence(a, b, h0), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("complex_", [False, True])
-@pytest.mark.parametrize("fold_all", [False, True])
-@pytest.mark.parametrize(("chunk", "block_w"), [(4, 8), (8, 16), (32, 8)])
-def test_single_pass_kernel_matches_the_float64_loop(complex_, fold_all, chunk, block_w):
-    # fold_all: every tile folds its predecessors' totals back to the start instead of
-    # stopping at a published inclusive state (what a tile does while they still run).
-    rng = np.random.default_rng(7)
-    a = rng.uniform(0.5, 1.0, (T, 3, 5))
-    b = rng.normal(size=(T, 3, 5))
-    h0 = rng.normal(size=(3, 5))
-    if complex_:
-        a = a * np.exp(1j * rng.uniform(-1, 1, a.shape))
-        b = b + 1j * rng.normal(size=b.shape)
-        h0 = h0 + 0.5j
-    dtype = jnp.complex64 if complex_ else jnp.float32
-    args = [jnp.asarray(v, dtype) for v in (a, b, h0)]
-    if fold_all:
-        parts = [(v.real, v.imag) if complex_ else (v,) for v in args]
-        flat = [
-            tuple(jnp.pad(p.reshape(p.shape[0], -1), ((0, 0), (0, 1))) for p in v)
-            for v in parts[:2]
-        ]
-        starts = tuple(jnp.pad(p.reshape(-1), (0, 1)) for p in parts[2])
-        states = _pallas_lookback.lookback_states(
-            *flat,
-            starts,
-            chunk=chunk,
-            block_w=block_w,
-            num_warps=1,
-            interpret=True,
-            fold_all=True,
-        )
-        h = (jax.lax.complex(*states) if complex_ else states[0])[:, :15].reshape(a.shape)
-    else:
-        h = _pallas.diagonal_scan(*args, chunk=chunk, block_w=block_w, single_pass=True)
     np.testing.assert_allclose(np.asarray(h), _reference_recurrence(a, b, h0), rtol=1e-5, atol=1e-5)
 
 
@@ -186,7 +149,7 @@ def test_selective_kernel_is_exact_for_any_chunking_batched(chunk, state_dim):
     A = inputs[0][2]
 
     def run(x, dt, B, C, h0):
-        return _pallas.selective_kernel_scan(
+        return _pallas_selective.selective_kernel_scan(
             x, dt, jnp.asarray(A, jnp.float32), B, C, h0, reference=None, chunk=chunk
         )
 
@@ -212,8 +175,12 @@ def test_selective_kernel_gradient_equals_the_sequential_one():
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5, atol=1e-5)
 
 
-def test_auto_never_picks_the_kernels_until_they_are_measured():
-    for backend in ("cpu", "gpu"):
-        for num_timesteps in (256, 4096, 65536):
+def test_auto_picks_the_kernels_only_on_a_gpu_where_they_were_measured_faster():
+    for num_timesteps in (256, 4096, 65536):
+        for backend in ("cpu", "tpu"):  # Triton kernels: interpreted off a GPU
             assert choose_method(num_timesteps, 4096, backend=backend) != "pallas"
             assert choose_selective_method(num_timesteps, 64, 16, backend=backend) != "pallas"
+    assert choose_method(256, 64, backend="gpu") == "associative"  # launch-bound: a tie
+    assert choose_method(65536, 4096, backend="gpu") == "pallas"
+    assert choose_selective_method(256, 64, 16, backend="gpu") == "associative"
+    assert choose_selective_method(4096, 64, 16, backend="gpu") == "pallas"

@@ -172,7 +172,9 @@ def test_gradients_match_finite_differences(method):
 
 def test_choose_method_by_backend():
     assert choose_method(1024, 64, backend="gpu") == "associative"
-    assert choose_method(65536, 64, backend="gpu") == "chunked"
+    assert choose_method(65536, 64, backend="gpu") == "pallas"
+    assert choose_method(1024, 1024, backend="gpu") == "pallas"
+    assert choose_method(65536, 64, backend="tpu") == "chunked"
     assert choose_method(4096, 4096, backend="tpu") == "chunked"
     assert choose_method(4096, 64, backend="cpu") == "chunked"
     assert choose_method(16384, 1024, backend="cpu") == "sequential"

@@ -114,8 +114,10 @@ def test_runs_under_jit_and_vmap():
 
 def test_choose_selective_method():
     assert choose_selective_method(1024, 64, 16, backend="cpu") == "sequential"
-    assert choose_selective_method(1024, 64, 16, backend="gpu") == "associative"
-    assert choose_selective_method(2**20, 256, 16, backend="gpu") == "chunked"
+    assert choose_selective_method(512, 64, 16, backend="gpu") == "associative"
+    assert choose_selective_method(1024, 64, 16, backend="gpu") == "pallas"
+    assert choose_selective_method(1024, 64, 16, backend="tpu") == "associative"
+    assert choose_selective_method(2**20, 256, 16, backend="tpu") == "chunked"
 
 
 def test_bad_input_gets_a_clear_error():

@@ -1,63 +1,62 @@
-r"""Blocked Pallas kernels for the two scans, parallel over channels *and* time.
+r"""Blocked Pallas kernels for the diagonal scan, parallel over channels *and* time.
 
 A kernel that walks all of time inside one program has only as many programs as there are
 channel blocks: far too few to keep a GPU's memory system busy (a width of 64 channels is
-one program). Both kernels here therefore cut time into chunks of ``L`` steps and run in
-three phases, each program owning one block of channels in one chunk:
+one program). These kernels cut time into chunks of ``L`` steps and run in three phases,
+each program owning one block of channels in one chunk:
 
 1. **Summarise** (one kernel): each program walks its chunk from a zero state and writes
-   only the chunk's end state and its total decay (``prod a``; for the selective scan
-   ``sum dt``, since ``prod exp(dt A) = exp(A sum dt)``).
+   only the chunk's end state and its total decay ``prod a``.
 2. **Carry** (recursive): the end states of the chunks are themselves a diagonal
    recurrence, ``T / L`` steps long, solved by the same blocked scan (and so on until one
    chunk is left). It gives the state entering every chunk.
 3. **Apply** (one kernel): each program walks its chunk again from its entering state and
-   writes the outputs.
+   writes every state.
 
-Memory traffic is two reads of the inputs and one write of the outputs (plus ``2 W T / L``
-values of summaries): 5/3 of the floor for the diagonal scan (read ``a``, ``b``; write
-``h``), and for the selective scan, whose floor is reading ``x``, ``dt``, ``B``, ``C`` and
-writing ``y``, about 1.7x at ``D = 64, N = 16``. Neither the ``(T, D, N)`` decays nor the
-states of the selective scan ever reach memory: ``exp(dt A)``, the state update and
-``y = h @ C`` happen in registers.
+Memory traffic is two reads of ``a`` and ``b`` and one write of ``h`` (plus ``2 W T / L``
+values of summaries): 5/3 of the floor (read ``a`` and ``b``, write ``h``). Measured on an
+H200: 1.58x to 1.69x the floor from 2^24 values up, about half the time of the best XLA
+method. The selective scan's kernels (:mod:`ssmcast.ssm._pallas_selective`) use the same
+phases and this scan for their carry.
 
 Inside a program, time advances one row at a time, ``UNROLL`` rows per loop iteration with
 their loads issued first, so the loads run ahead of the dependent multiply-adds. Row
-widths are powers of two (Triton's rule), so channels and selective states are padded
-(states with ``A = B = C = 0``, which stay zero), and time is padded to whole chunks with
-steps that leave the state unchanged (``a = 1, b = 0``; ``dt = 0``).
+widths are powers of two (Triton's rule), so channels are padded, and time is padded to
+whole chunks with steps that leave the state unchanged (``a = 1, b = 0``). Complex scans
+run on real and imaginary parts.
 
 On a GPU the kernels are compiled by Pallas' Triton backend (``num_warps`` per program);
-on a CPU they run in Pallas' interpreter (``interpret=True``): slow, and meant for tests
+elsewhere they run in Pallas' interpreter (``interpret=True``): slow, and meant for tests
 against the float64 reference, not for speed. They are reached through
-``method="pallas"`` of :func:`~ssmcast.ssm.linear_recurrence` and
-:func:`~ssmcast.ssm.selective_scan`. Gradients: the diagonal scan's custom VJP runs the
-adjoint recurrence with the same kernel; the selective kernel is forward-only and its
-backward pass is another method's (the one ``method="auto"`` would run).
+``method="pallas"`` of :func:`~ssmcast.ssm.linear_recurrence`, which ``method="auto"``
+chooses on a GPU where it was measured faster (:func:`~ssmcast.ssm.choose_method`); its
+custom VJP runs the adjoint recurrence with the same kernels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
-__all__ = ["diagonal_scan", "selective_kernel_scan"]
+__all__ = ["chunk_length", "diagonal_scan"]
 
-BLOCK_W = 128  # channels per program (the diagonal scan)
-BLOCK_D = 16  # channels per program (the selective scan), each with all its states
+# Measured on an H200 (benchmarks/pallas.py): at T = 65,536 and 4,096 channels the settings
+# from 64 to 256 channels, 1 to 4 warps, 4 to 16 unrolled steps and 1,024 to 16,384
+# programs all ran within 1.57x to 1.78x of the memory floor; these were the fastest.
+BLOCK_W = 64  # channels per program
 UNROLL = 8  # time steps per loop iteration, their loads issued first
 MIN_CHUNK = 16  # the shortest chunk; a sequence no longer than this is one chunk
 MAX_CHUNK = 1024  # the longest chunk
 TARGET_PROGRAMS = 4096  # chunks are made short enough for about this many programs
-NUM_WARPS = 4  # warps per program on a GPU
+NUM_WARPS = 1  # warps per program on a GPU
 
 
 def _interpret() -> bool:
-    return jax.default_backend() == "cpu"
+    """Compiled by Triton on a GPU; interpreted anywhere else."""
+    return jax.default_backend() != "gpu"
 
 
 def _compiler_params(num_warps: int, interpret: bool):
@@ -230,17 +229,10 @@ def _blocked_states(a, b, h0, config):
     return tuple(s[:num_timesteps] for s in states)
 
 
-@partial(
-    jax.jit,
-    static_argnames=("chunk", "block_w", "unroll", "num_warps", "single_pass", "interpret"),
-)
-def _diagonal(a, b, h0, *, chunk, block_w, unroll, num_warps, single_pass, interpret):
+@partial(jax.jit, static_argnames=("chunk", "block_w", "unroll", "num_warps", "interpret"))
+def _diagonal(a, b, h0, *, chunk, block_w, unroll, num_warps, interpret):
     width = b.shape[1]
     complex_ = jnp.issubdtype(b.dtype, jnp.complexfloating)
-    if single_pass:
-        from ssmcast.ssm import _pallas_lookback as lookback
-
-        block_w = block_w or lookback.BLOCK_W
     block_w = min(block_w or BLOCK_W, max(16, _next_pow2(width)))
     padded_w = _round_up(width, block_w)
 
@@ -251,19 +243,7 @@ def _diagonal(a, b, h0, *, chunk, block_w, unroll, num_warps, single_pass, inter
     config = dict(
         chunk=chunk, block_w=block_w, unroll=unroll, num_warps=num_warps, interpret=interpret
     )
-    a, b, h0 = split(a, 1.0), split(b, 0.0), split(h0, 0.0)
-    if single_pass:
-        states = lookback.lookback_states(
-            a,
-            b,
-            h0,
-            chunk=chunk or lookback.CHUNK,
-            block_w=block_w,
-            num_warps=num_warps,
-            interpret=interpret,
-        )
-    else:
-        states = _blocked_states(a, b, h0, config)
+    states = _blocked_states(split(a, 1.0), split(b, 0.0), split(h0, 0.0), config)
     h = jax.lax.complex(*states) if complex_ else states[0]
     return h[:, :width]
 
@@ -277,7 +257,6 @@ def diagonal_scan(
     block_w: int | None = None,
     unroll: int | None = None,
     num_warps: int | None = None,
-    single_pass: bool = False,
 ):
     """``h[t] = a[t] * h[t-1] + b[t]`` along axis 0 by the blocked kernels.
 
@@ -290,9 +269,6 @@ def diagonal_scan(
         block_w: Channels per program, a power of two (``BLOCK_W`` when None).
         unroll: Time steps per loop iteration (``UNROLL`` when None).
         num_warps: Warps per program on a GPU (``NUM_WARPS`` when None).
-        single_pass: Carry the chunks by decoupled look-back in one kernel
-            (:mod:`ssmcast.ssm._pallas_lookback`; ``chunk`` and ``block_w`` then default to
-            its ``CHUNK`` and ``BLOCK_W``) instead of the three phases.
 
     Returns:
         All states, the shape and dtype of ``b``.
@@ -312,193 +288,6 @@ def diagonal_scan(
         block_w=block_w,
         unroll=unroll or UNROLL,
         num_warps=num_warps or NUM_WARPS,
-        single_pass=single_pass,
         interpret=_interpret(),
     )
     return h.reshape(shape)
-
-
-# --- the selective scan ---------------------------------------------------------------------
-
-
-def _selective_rows(x_ref, dt_ref, b_ref, t):
-    return x_ref[t, :], dt_ref[t, :], b_ref[t, :]
-
-
-def _selective_update(h, a, x, dt, b):
-    """One step on a ``(N, block_d)`` state: ``exp(dt A) h + B (dt x)``, with ``A`` in base 2.
-
-    States run down the rows and channels across, so a thread owns whole columns: the
-    decays, the update and the output's sum over states stay within a thread.
-    """
-    return jnp.exp2(dt[None, :] * a) * h + b[:, None] * (dt * x)[None, :]
-
-
-def _selective_summary_kernel(
-    x_ref, dt_ref, a_ref, b_ref, s_ref, dts_ref, *, chunk: int, unroll: int
-):
-    """One program: the chunk's end state from zero, and its total step ``sum dt``."""
-    a = a_ref[...]  # (N, block_d), times log2(e)
-
-    def body(i, carry):
-        h, total = carry
-        rows = [_selective_rows(x_ref, dt_ref, b_ref, i * unroll + j) for j in range(unroll)]
-        for x, dt, b in rows:
-            h = _selective_update(h, a, x, dt, b)
-            total = total + dt
-        return h, total
-
-    zero_h = jnp.zeros(a.shape, a.dtype)
-    zero_t = jnp.zeros(a.shape[1:], a.dtype)
-    h, total = jax.lax.fori_loop(0, chunk // unroll, body, (zero_h, zero_t))
-    s_ref[0, :, :] = h
-    dts_ref[0, :] = total
-
-
-def _selective_apply_kernel(
-    x_ref, dt_ref, a_ref, b_ref, c_ref, h0_ref, y_ref, *, chunk: int, unroll: int
-):
-    """One program: walk one chunk from its entering state, writing ``y = C . h``."""
-    a = a_ref[...]
-
-    def body(i, h):
-        rows = [i * unroll + j for j in range(unroll)]
-        loads = [(*_selective_rows(x_ref, dt_ref, b_ref, t), c_ref[t, :]) for t in rows]
-        for t, (x, dt, b, c) in zip(rows, loads, strict=True):
-            h = _selective_update(h, a, x, dt, b)
-            y_ref[t, :] = jnp.sum(h * c[:, None], axis=0)
-        return h
-
-    jax.lax.fori_loop(0, chunk // unroll, body, h0_ref[0, :, :])
-
-
-@partial(jax.jit, static_argnames=("chunk", "block_d", "unroll", "num_warps", "interpret"))
-def _selective_forward(x, dt, A, B, C, h0, *, chunk, block_d, unroll, num_warps, interpret):
-    num_timesteps, channels = x.shape
-    state_dim = A.shape[1]
-    block_d = min(block_d, max(16, _next_pow2(channels)))
-    padded_d, padded_n = _round_up(channels, block_d), max(16, _next_pow2(state_dim))
-    chunk = chunk or chunk_length(num_timesteps, padded_d // block_d, unroll=unroll)
-    padded_t = _round_up(num_timesteps, chunk)
-    num_chunks = padded_t // chunk
-    # Padded steps have dt = 0 (decay 1, input 0); padded channels and states stay zero.
-    # States are laid out (N, D); A is scaled by log2(e) so that exp(dt A) = exp2(dt A').
-    x, dt = (_pad_to(_pad_to(v, padded_t, 0), padded_d, 1) for v in (x, dt))
-    a = _pad_to(_pad_to(A.T * jnp.log2(jnp.e).astype(A.dtype), padded_n, 0), padded_d, 1)
-    h0 = _pad_to(_pad_to(h0.T, padded_n, 0), padded_d, 1)
-    B, C = (_pad_to(_pad_to(v, padded_t, 0), padded_n, 1) for v in (B, C))
-
-    grid = (padded_d // block_d, num_chunks)
-    channel_block = pl.BlockSpec((chunk, block_d), lambda j, c: (c, j))
-    states = pl.BlockSpec((padded_n, block_d), lambda j, c: (0, j))
-    shared = pl.BlockSpec((chunk, padded_n), lambda j, c: (c, 0))
-    per_chunk = pl.BlockSpec((1, padded_n, block_d), lambda j, c: (c, 0, j))
-    params = dict(
-        interpret=interpret, compiler_params=_compiler_params(num_warps, interpret), grid=grid
-    )
-    end, total = pl.pallas_call(
-        partial(_selective_summary_kernel, chunk=chunk, unroll=unroll),
-        in_specs=[channel_block, channel_block, states, shared],
-        out_specs=[per_chunk, pl.BlockSpec((1, block_d), lambda j, c: (c, j))],
-        out_shape=[
-            jax.ShapeDtypeStruct((num_chunks, padded_n, padded_d), x.dtype),
-            jax.ShapeDtypeStruct((num_chunks, padded_d), x.dtype),
-        ],
-        **params,
-    )(x, dt, a, B)
-    # Carry across chunks: h_end[c] = exp(A sum dt) * h_end[c-1] + end[c], a diagonal scan.
-    decay = jnp.exp2(total[:, None, :] * a[None])
-    width = padded_n * padded_d
-    ends = diagonal_scan(
-        decay.reshape(num_chunks, width),
-        end.reshape(num_chunks, width),
-        h0.reshape(width),
-        unroll=unroll,
-        num_warps=num_warps,
-    ).reshape(num_chunks, padded_n, padded_d)
-    starts = jnp.concatenate([h0[None], ends[:-1]], axis=0)
-    y = pl.pallas_call(
-        partial(_selective_apply_kernel, chunk=chunk, unroll=unroll),
-        in_specs=[channel_block, channel_block, states, shared, shared, per_chunk],
-        out_specs=channel_block,
-        out_shape=jax.ShapeDtypeStruct((padded_t, padded_d), x.dtype),
-        **params,
-    )(x, dt, a, B, C, starts)
-    return y[:num_timesteps, :channels], ends[-1, :state_dim, :channels].T
-
-
-@partial(jax.custom_vjp, nondiff_argnums=(6, 7))
-def _selective(x, dt, A, B, C, h0, config, reference):
-    return _selective_forward(x, dt, A, B, C, h0, **dict(config), interpret=_interpret())
-
-
-def _selective_fwd(x, dt, A, B, C, h0, config, reference):
-    # Differentiated: the reference method runs forward (its residuals are what its backward
-    # pass needs), so a training step costs what the reference's does; the kernel serves the
-    # forward-only calls (inference, backtests, validation).
-    return jax.vjp(reference, x, dt, A, B, C, h0)
-
-
-def _selective_bwd(config, reference, vjp, cotangents):
-    return vjp(cotangents)
-
-
-_selective.defvjp(_selective_fwd, _selective_bwd)
-
-
-def selective_kernel_scan(
-    x,
-    dt,
-    A,
-    B,
-    C,
-    h0,
-    *,
-    reference: Callable,
-    chunk: int | None = None,
-    block_d: int | None = None,
-    unroll: int | None = None,
-    num_warps: int | None = None,
-):
-    """The selective scan ``(y, h_last)`` by the blocked kernels (``D`` skip not included).
-
-    Args:
-        x: Inputs ``(T, D)``.
-        dt: Positive step sizes ``(T, D)``.
-        A: The continuous-time diagonal state matrix ``(D, N)``.
-        B: Input projections ``(T, N)``.
-        C: Output projections ``(T, N)``.
-        h0: The state before the first step ``(D, N)``.
-        reference: A function of the same arguments returning the same ``(y, h_last)``
-            (another method), whose gradient is the kernel's backward pass.
-        chunk: Time steps per program (:func:`chunk_length` when None).
-        block_d: Channels per program, a power of two (``BLOCK_D`` when None).
-        unroll: Time steps per loop iteration (``UNROLL`` when None).
-        num_warps: Warps per program on a GPU (``NUM_WARPS`` when None).
-
-    Returns:
-        ``y`` of shape ``(T, D)`` and the last state ``(D, N)``.
-
-    Examples:
-        >>> import jax.numpy as jnp
-        >>> from ssmcast.ssm._selective import _sequential
-        >>> T, D, N = 5, 2, 3
-        >>> y, h = selective_kernel_scan(
-        ...     jnp.ones((T, D)),
-        ...     jnp.ones((T, D)),
-        ...     -jnp.ones((D, N)),
-        ...     jnp.ones((T, N)),
-        ...     jnp.ones((T, N)),
-        ...     jnp.zeros((D, N)),
-        ...     reference=_sequential,
-        ... )
-        >>> y.shape, h.shape
-        ((5, 2), (2, 3))
-    """
-    config = (
-        ("chunk", chunk),
-        ("block_d", block_d or BLOCK_D),
-        ("unroll", unroll or UNROLL),
-        ("num_warps", num_warps or NUM_WARPS),
-    )
-    return _selective(x, dt, A, B, C, h0, config, reference)

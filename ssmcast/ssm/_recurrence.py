@@ -169,12 +169,16 @@ def default_chunk_size(num_timesteps: int, width: int, backend: str | None = Non
 def choose_method(num_timesteps: int, width: int, backend: str | None = None) -> str:
     """The method that ``method="auto"`` runs for a given size and backend.
 
-    The rule comes from ``benchmarks/scan.py`` (float32, T from 256 to 65,536, widths 64 to
-    4,096). On a 2-core CPU the chunked method was the fastest (it runs a few wide fused loops
-    instead of T narrow steps) until the arrays outgrow the caches, from about 8 million
-    values, where the sequential scan's fewer passes win. On an H200 GPU small problems are bound by
-    kernel launches and the associative scan (fewest kernels) wins; from about 4 million
-    values, or T >= 16,384, the chunked method moves less memory and wins.
+    The rule comes from ``benchmarks/scan.py`` and ``benchmarks/pallas.py`` (float32, T from
+    256 to 65,536, widths 64 to 4,096). On a 2-core CPU the chunked method was the fastest
+    (it runs a few wide fused loops instead of T narrow steps) until the arrays outgrow the
+    caches, from about 8 million values, where the sequential scan's fewer passes win. On an
+    H200 GPU the blocked Pallas kernels took 0.53x to 0.60x the time of the best XLA method
+    from about 4 million values and 0.81x to 0.96x from 1 million (or T >= 16,384); below
+    that, problems are bound by kernel launches and the associative scan (fewest kernels)
+    is as fast. Other accelerators keep the XLA methods: the associative scan for small
+    problems, the chunked method (less memory traffic) from about 4 million values or
+    T >= 16,384.
 
     Args:
         num_timesteps: Length of the sequence.
@@ -182,18 +186,23 @@ def choose_method(num_timesteps: int, width: int, backend: str | None = None) ->
         backend: ``"cpu"``, ``"gpu"`` or ``"tpu"``; the default backend when None.
 
     Returns:
-        One of ``"sequential"``, ``"associative"`` or ``"chunked"``.
+        One of ``"sequential"``, ``"associative"``, ``"chunked"`` or ``"pallas"``.
 
     Examples:
         >>> choose_method(1024, 64, backend="gpu"), choose_method(65536, 4096, backend="gpu")
-        ('associative', 'chunked')
+        ('associative', 'pallas')
+        >>> choose_method(65536, 4096, backend="tpu")
+        'chunked'
     """
     backend = backend or jax.default_backend()
+    values = num_timesteps * width
     if backend == "cpu":
         # The chunked method's extra passes cost more than the loop once the arrays
         # outgrow the caches (measured: sequential 1.3x faster at 2**24 values).
-        return "sequential" if num_timesteps * width >= 2**23 else "chunked"
-    if num_timesteps * width >= 2**22 or num_timesteps >= 16384:
+        return "sequential" if values >= 2**23 else "chunked"
+    if backend == "gpu" and (values >= 2**20 or num_timesteps >= 16384):
+        return "pallas"
+    if values >= 2**22 or num_timesteps >= 16384:
         return "chunked"
     return "associative"
 
