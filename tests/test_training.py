@@ -339,3 +339,47 @@ def test_the_selection_window_ignores_one_lucky_epoch_and_keeps_a_sharp_minimum(
 def test_the_selection_window_must_be_odd_and_positive(window):
     with pytest.raises(ValueError, match="selection_window"):
         fit(_model(), _sine(), config=_config(selection_window=window))
+
+
+def test_the_parameter_average_matches_a_numpy_loop():
+    from ssmcast.training._steps import _track_average, averaged_params
+
+    rng = np.random.default_rng(0)
+    decay = 0.8
+    params = {"w": jnp.asarray(rng.normal(size=3), jnp.float32)}
+    tx = _track_average(decay)
+    state = tx.init(params)
+    p, total = np.asarray(params["w"], np.float64), np.zeros(3)
+    for step in range(1, 6):
+        updates = {"w": jnp.asarray(rng.normal(size=3), jnp.float32)}
+        same, state = tx.update(updates, state, params)
+        assert same is updates  # the average never changes the step
+        params = {"w": params["w"] + updates["w"]}
+        p = p + np.asarray(updates["w"], np.float64)
+        total = decay * total + (1 - decay) * p
+        got = averaged_params((state,), decay)["w"]
+        np.testing.assert_allclose(np.asarray(got), total / (1 - decay**step), rtol=1e-5)
+
+
+def test_training_on_the_parameter_average():
+    data = _sine()
+    # No learning: the (debiased) average is the initial parameters themselves.
+    model = _model()
+    start = [np.asarray(p) for p in _params(model)]
+    frozen = _config(epochs=2, learning_rate=0.0, ssm_learning_rate=0.0, average_decay=0.9)
+    fit(model, data, config=frozen)
+    for got, want in zip(_params(model), start, strict=True):
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+    # A vanishing decay: the average is the last step's parameters, so the fit is the plain one.
+    plain, tiny, smooth = _model(), _model(), _model()
+    results = [
+        fit(m, data, config=_config(average_decay=d))
+        for m, d in ((plain, 0.0), (tiny, 1e-6), (smooth, 0.7))
+    ]
+    for key in ("train_loss", "val_loss"):
+        assert results[1].history[key] == pytest.approx(results[0].history[key], rel=1e-4)
+    for got, want in zip(_params(tiny), _params(plain), strict=True):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
+    # A real decay validates (and keeps) other parameters than the last step's.
+    assert results[2].history["val_loss"] != pytest.approx(results[0].history["val_loss"])
+    assert results[2].history["train_loss"] == pytest.approx(results[0].history["train_loss"])

@@ -20,7 +20,9 @@ from ssmcast.models._distributions import LOSSES
 from ssmcast.training._sharding import padded_batch_size, put_replicated, put_sharded
 from ssmcast.training._steps import (
     TrainConfig,
+    averaged_params,
     evaluate_members,
+    flatten_groups,
     init_opt_state,
     schedule_steps,
     sharded_steps,
@@ -576,6 +578,14 @@ def fit_ensemble(
         np.full(num_members, -1),
         np.zeros(num_members, int),
     )
+    average = None
+    if config.average_decay:
+        unflatten = flatten_groups(jax.tree.map(lambda leaf: leaf[0], params))[2]
+
+        def average(opt_state):
+            flat = jax.vmap(lambda s: averaged_params(s, config.average_decay))(opt_state)
+            return jax.vmap(unflatten)(flat)
+
     stopped_early = False
     bar = _progress(config.epochs, config.progress)
     for epoch in bar:
@@ -611,10 +621,12 @@ def fit_ensemble(
         finite = np.concatenate([np.asarray(a) for a in finite], axis=1)[:, :steps]
         train_loss = losses.mean(axis=1)
         val_loss = np.full(num_members, np.nan)
+        # what this epoch offers: the last step's parameters, or their running average
+        offered = params if average is None else average(opt_state)
         if num_val:
             val_loss = np.asarray(
                 step_fns[1](
-                    params,
+                    offered,
                     rest,
                     *val_data,
                     val_origin,
@@ -647,7 +659,7 @@ def fit_ensemble(
         history["train_loss"].append(float(train_loss.mean()))
         history["val_loss"].append(float(val_loss.mean()) if num_val else math.nan)
         scores.append(val_loss if num_val else train_loss)
-        recent = [*recent[-half:], params] if half else [params]
+        recent = [*recent[-half:], offered] if half else [offered]
         if epoch >= half:  # the epoch ``half`` back now has its whole window
             best = judge(epoch - half, recent[0], best)
         if config.progress:

@@ -9,6 +9,7 @@ from arrays; :mod:`ssmcast.training` re-exports them.
 
 import dataclasses
 import functools
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +49,11 @@ class TrainConfig:
             as many after it (fewer at the ends), so one lucky epoch is neither kept nor
             stops training, while a sharp minimum is still kept where it is. 1 (the default)
             reads each epoch alone.
+        average_decay: Decay ``d`` of an exponential moving average of the parameters,
+            updated after every optimizer step (``avg = d * avg + (1 - d) * params``, with
+            the start-up bias corrected). When above 0, validation, early stopping and the
+            returned parameters read the average instead of the last step's parameters,
+            which smooths the noise of single steps. 0 (the default): no average.
         burn_in: Leading positions of each segment left out of the loss (cold state).
         outage_rate: Share of training segments whose inputs lose a random span of up to
             half the segment (an outage; the targets in and after it are still scored), so
@@ -71,6 +77,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     patience: int = 10
     selection_window: int = 1
+    average_decay: float = 0.0
     burn_in: int = 0
     outage_rate: float = 0.0
     seed: int = 0
@@ -153,10 +160,55 @@ def _optimizer(config: TrainConfig, warmup, total, decay=None) -> optax.Gradient
             optax.scale_by_learning_rate(schedule(config.learning_rate)),
         )
     groups = {"ssm": optax.adam(schedule(config.ssm_learning_rate)), "other": other}
-    return optax.chain(
+    chain = [
         optax.clip_by_global_norm(config.clip_norm),
         optax.multi_transform(groups, ("ssm", "other")),
-    )
+    ]
+    if config.average_decay:
+        chain.append(_track_average(config.average_decay))
+    return optax.chain(*chain)
+
+
+class AverageState(NamedTuple):
+    """The running average of the parameters: ``count`` steps, ``total`` not yet debiased."""
+
+    count: jax.Array
+    total: Any
+
+
+def _track_average(decay: float) -> optax.GradientTransformation:
+    """Keep an exponential moving average of the parameters after each update (no change)."""
+
+    def init(params):
+        return AverageState(jnp.zeros((), jnp.int32), jax.tree.map(jnp.zeros_like, params))
+
+    def update(updates, state, params):
+        new = optax.apply_updates(params, updates)
+        total = jax.tree.map(lambda a, p: decay * a + (1 - decay) * p, state.total, new)
+        return updates, AverageState(state.count + 1, total)
+
+    return optax.GradientTransformation(init, update)
+
+
+def averaged_params(opt_state, decay: float):
+    """The debiased average of the flat parameters in ``opt_state`` (one network).
+
+    Before any step, the average is all zeros; callers read it after training steps.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> params = ({"a": jnp.ones(2)}, {"w": jnp.ones((2, 2))})
+        >>> config = TrainConfig(average_decay=0.9)
+        >>> flat, decay, _ = flatten_groups(params)
+        >>> tx = _optimizer(config, 1, 10, decay=decay)
+        >>> state = tx.init(flat)
+        >>> _, state = tx.update(tuple(jnp.zeros_like(v) for v in flat), state, flat)
+        >>> [v.tolist() for v in averaged_params(state, 0.9)]  # one step: the parameters
+        [[1.0, 1.0], [1.0, 1.0, 1.0, 1.0]]
+    """
+    average = opt_state[-1]
+    correction = 1 - jnp.asarray(decay, jnp.float32) ** average.count
+    return jax.tree.map(lambda a: a / correction, average.total)
 
 
 def flatten_groups(params):
