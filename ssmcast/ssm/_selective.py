@@ -21,8 +21,8 @@ Memory of each method, for ``T`` steps (float32, ``x`` and ``y`` excluded):
   output contraction in registers, parallel over blocks of channels and chunks of time: it
   reads ``x``, ``dt``, ``B`` and ``C`` twice (a pass that summarises each chunk, then one
   that writes ``y``) and writes ``y`` once, with no ``(T, D, N)`` temporaries. Built for
-  GPUs; on a CPU it runs in Pallas' interpreter, for tests only. Its backward pass is that
-  of the method ``"auto"`` would otherwise run.
+  GPUs; on a CPU it runs in Pallas' interpreter, for tests only. It is forward-only: a
+  differentiated call runs, forward and backward, the method ``"auto"`` would otherwise run.
 """
 
 from __future__ import annotations
@@ -227,7 +227,8 @@ def selective_scan(
     elif method == "pallas":
         from ssmcast.ssm._pallas_selective import selective_kernel_scan  # imported on use
 
-        # The kernel is forward-only: its gradient is the method auto would run otherwise.
+        # The kernel is forward-only: differentiated, the method auto would otherwise run
+        # does the forward and backward passes (see _pallas_selective).
         other = _xla_method(num_timesteps, channels, state_dim, jax.default_backend())
         reference = {"sequential": _sequential, "associative": _associative}.get(
             other, _chunked_default
