@@ -22,6 +22,7 @@ extra and are skipped without it.
 
 Run:  python benchmarks/speed.py                      (about 15 minutes on 2 cores)
       python benchmarks/speed.py --quick              (ssmcast and baselines only, a minute)
+      python benchmarks/speed.py --contestants NHITS,PatchTST   (s5 against the deep peers)
 """
 
 from __future__ import annotations
@@ -159,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--task", default="beijing/TEMP", help="a task of accuracy.py")
     parser.add_argument("--repeats", type=int, default=20, help="update + predict steps")
     parser.add_argument("--quick", action="store_true", help="ssmcast and baselines only")
+    parser.add_argument(
+        "--contestants",
+        help="comma-separated contestants (default: all); ssmcast s5, the reference, always runs",
+    )
     args = parser.parse_args(argv)
     task = next((t for t in accuracy.TASKS if t.name == args.task), None)
     if task is None:
@@ -171,8 +176,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, "
         f"{accuracy.versions()}"
     )
+    chosen = timers(task, args.quick)
+    if args.contestants:
+        wanted = {"ssmcast s5", *(n.strip() for n in args.contestants.split(",") if n.strip())}
+        unknown = sorted(wanted - set(chosen))
+        if unknown:
+            parser.error(f"unknown or unavailable contestants {unknown}; choose from {list(chosen)}")
+        chosen = {name: timer for name, timer in chosen.items() if name in wanted}
     results = {}
-    for name, timer in timers(task, args.quick).items():
+    for name, timer in chosen.items():
         try:
             results[name] = measure(name, timer, task, y, args.repeats)
         except Exception as err:  # a peer that fails is reported, not fatal

@@ -96,6 +96,10 @@ class SSMForecaster(BaseForecaster):
         validation_fraction: Share of the observations held out at the end for early
             stopping (counted in observed values, so an outage does not empty the tail).
         patience: Epochs without a better validation loss before stopping.
+        selection_window: Epochs (odd) whose mean validation loss judges each epoch, for
+            early stopping and for the epoch whose parameters are kept: the epoch itself and
+            ``selection_window // 2`` on each side. Where the validation loss is flat and
+            noisy, one lucky epoch then decides neither (1 judges each epoch alone).
         loss: ``"crps"`` or ``"nll"`` (both train the probabilistic head).
         method: Scan method of the SSM layers (``"auto"`` picks by backend and size).
         freq: The data's frequency (a pandas alias); inferred when None.
@@ -175,9 +179,10 @@ class SSMForecaster(BaseForecaster):
         max_epochs: int = 20,
         batch_size: int = 16,
         segment_length: int | None = None,
-        learning_rate: float = 3e-3,
+        learning_rate: float = 6e-3,
         validation_fraction: float = 0.1,
         patience: int = 5,
+        selection_window: int = 1,
         loss: str = "crps",
         method: str = "auto",
         freq: str | None = None,
@@ -202,6 +207,7 @@ class SSMForecaster(BaseForecaster):
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.selection_window = selection_window
         self.loss = loss
         self.method = method
         self.freq = freq
@@ -277,9 +283,16 @@ class SSMForecaster(BaseForecaster):
             "max_epochs",
             "batch_size",
             "patience",
+            "selection_window",
             "ensemble_size",
         ):
             check_int(getattr(self, name), name, "SSMForecaster")
+        if self.selection_window % 2 == 0:
+            raise ValueError(
+                "The 'selection_window' parameter of SSMForecaster must be odd (the epoch "
+                f"judged and as many on each side). Got {self.selection_window}; use "
+                f"{self.selection_window + 1}."
+            )
         for name in ("state_dim", "segment_length"):
             check_int(getattr(self, name), name, "SSMForecaster", allow_none=True)
         if not (isinstance(self.seasons, str) and self.seasons == "auto"):
@@ -375,6 +388,7 @@ class SSMForecaster(BaseForecaster):
             loss=self.loss,
             val_fraction=self.validation_fraction,
             patience=self.patience,
+            selection_window=self.selection_window,
             burn_in=min(longest, segment_length // 2),
             seed=seed,
             progress=self.progress,

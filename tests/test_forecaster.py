@@ -208,6 +208,7 @@ def test_covariates_are_inputs_and_needed_to_roll_out():
         (dict(learning_rate=0.0), "'learning_rate'"),
         (dict(ensemble_size=0), "'ensemble_size'"),
         (dict(random_state=-1), "'random_state'"),
+        (dict(selection_window=2), "'selection_window' .* must be odd .* Got 2; use 3"),
     ],
 )
 def test_bad_parameters_get_clear_errors(params, match):
@@ -228,6 +229,25 @@ def test_bad_parameters_get_clear_errors(params, match):
 def test_parameters_of_the_wrong_type_get_type_errors(params, match):
     with pytest.raises(TypeError, match=match):
         SSMForecaster(**{**TINY, **params}).fit(temperature())
+
+
+@pytest.mark.parametrize("window", [1, 3])
+def test_the_selection_window_and_learning_rate_reach_training(monkeypatch, window):
+    from ssmcast import training
+
+    seen = []
+    fit_ensemble = training.fit_ensemble
+
+    def spy(*args, config, **kwargs):
+        seen.append(config)
+        return fit_ensemble(*args, config=config, **kwargs)
+
+    monkeypatch.setattr(training, "fit_ensemble", spy)
+    f = SSMForecaster(**{**TINY, "selection_window": window}).fit(temperature().iloc[-300:])
+    (config,) = seen
+    assert config.selection_window == window
+    assert config.learning_rate == f.learning_rate
+    assert config.ssm_learning_rate == pytest.approx(f.learning_rate / 3)
 
 
 def test_numpy_numbers_and_a_random_state_object_are_accepted():

@@ -2,7 +2,8 @@
 
 ``method="pallas"`` is built for accelerators; on the CPU it runs the same kernel code in
 Pallas' interpreter, so these tests check the kernels' maths (blocks, padding, complex parts,
-initial states, gradients), not their speed. ``method="auto"`` never picks them.
+initial states, gradients), not their speed. ``method="auto"`` picks them on a GPU only, where
+they were measured faster (the rules are tested below).
 """
 
 from __future__ import annotations

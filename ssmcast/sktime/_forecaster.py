@@ -26,6 +26,7 @@ _PASSED = (
     "learning_rate",
     "validation_fraction",
     "patience",
+    "selection_window",
     "loss",
     "method",
     "staleness",
@@ -83,6 +84,7 @@ class SSMCastForecaster(BaseForecaster):
         learning_rate: Peak learning rate.
         validation_fraction: Share of the observations held out for early stopping.
         patience: Epochs without a better validation loss before stopping.
+        selection_window: Epochs (odd) whose mean validation loss judges each epoch.
         loss: ``"crps"`` or ``"nll"``.
         method: Scan method of the SSM layers.
         freq: Frequency of a ``DatetimeIndex`` without one (a pandas alias); else unused.
@@ -147,9 +149,10 @@ class SSMCastForecaster(BaseForecaster):
         max_epochs: int = 20,
         batch_size: int = 16,
         segment_length: int | None = None,
-        learning_rate: float = 3e-3,
+        learning_rate: float = 6e-3,
         validation_fraction: float = 0.1,
         patience: int = 5,
+        selection_window: int = 1,
         loss: str = "crps",
         method: str = "auto",
         freq: str | None = None,
@@ -173,6 +176,7 @@ class SSMCastForecaster(BaseForecaster):
         self.learning_rate = learning_rate
         self.validation_fraction = validation_fraction
         self.patience = patience
+        self.selection_window = selection_window
         self.loss = loss
         self.method = method
         self.freq = freq
