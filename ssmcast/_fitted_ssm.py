@@ -64,6 +64,8 @@ class SSMState(NamedTuple):
         best_epoch: The epoch whose parameters were kept.
         seasons: Season lengths of the network's seasonal base (empty: persistence only).
         staleness: Whether the network reads the time since the last observation.
+        level_input: How the network reads the targets (``"absolute"``, ``"local"`` or
+            ``"both"``; see :class:`~ssmcast.models.ForecastNetwork`).
         scale_factor: Per-lead factor ``(horizon,)`` on the network's forecast spread, from
             the calibration at fit; None for none.
         tracker: The online calibration that moves the factors per series, lead and channel
@@ -89,6 +91,7 @@ class SSMState(NamedTuple):
     best_epoch: int
     seasons: tuple[int, ...] = ()
     staleness: bool = False
+    level_input: str = "absolute"
     scale_factor: np.ndarray | None = None
     seed: int | None = None
     devices: tuple = ()

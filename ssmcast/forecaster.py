@@ -46,13 +46,15 @@ from ssmcast.data import (
     to_panel,
 )
 from ssmcast.models import MODEL_NAMES, build_model, ensemble_pass
+from ssmcast.models._network import LEVEL_INPUTS
 from ssmcast.models._seasonal import least_squares_mix
 
 __all__ = ["SSMForecaster"]
 
 FORMAT = "ssmcast-model"
-# 2: seasonal base, staleness input, calibration, ensembles; 3: online calibration
-FORMAT_VERSION = 3
+# 2: seasonal base, staleness input, calibration, ensembles; 3: online calibration;
+# 4: the level input (a format-4 network may read a running level that older readers lack)
+FORMAT_VERSION = 4
 # What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name: its
 # fitted state, and the parameters that reproduce that model when it is cloned and refitted
 _FORMAT_1 = {"seasons": [], "staleness": False, "scale_factor": None, "members": None}
@@ -66,6 +68,8 @@ _FORMAT_1_PARAMS = {
 }
 # a format-2 model kept its calibration fixed after fit
 _FORMAT_2_PARAMS = {"calibration_rate": 0.0}
+# a model of format 3 or older read the targets' absolute values only
+_FORMAT_3 = {"level_input": "absolute"}
 _MEMBERS = ("params", "state")
 
 
@@ -110,6 +114,12 @@ class SSMForecaster(BaseForecaster):
         staleness: Feed the time since the last observation, so that after an outage the
             network knows its persistence is stale and the base can lean on the season or
             the mean level.
+        level_input: How the network reads the targets: ``"local"``, their departure from a
+            running level (the last observed value less its exponential moving average over
+            the shortest season, a linear recurrence: O(1) per update), so that its inputs
+            stay in the range seen in training when the level shifts (a month warmer than
+            any in training); ``"absolute"``, the values as they are; or ``"both"``. The
+            level itself reaches the forecast through the seasonal base either way.
         calibrate: Rescale the forecast spread per lead so that the central 80% interval
             covers 80% of the last ``validation_fraction`` of the fitted observations (at
             least the last 10%): a split-conformal recalibration, by a factor between 0.5
@@ -188,6 +198,7 @@ class SSMForecaster(BaseForecaster):
         freq: str | None = None,
         seasons: str | tuple[int, ...] = "auto",
         staleness: bool = True,
+        level_input: str = "local",
         calibrate: bool = True,
         calibration_rate: float = 0.02,
         clip_outliers: float | None = 20.0,
@@ -213,6 +224,7 @@ class SSMForecaster(BaseForecaster):
         self.freq = freq
         self.seasons = seasons
         self.staleness = staleness
+        self.level_input = level_input
         self.calibrate = calibrate
         self.calibration_rate = calibration_rate
         self.clip_outliers = clip_outliers
@@ -303,6 +315,11 @@ class SSMForecaster(BaseForecaster):
                 )
             for m in self.seasons:
                 check_int(m, "seasons", "SSMForecaster", example="seasons=(24, 168)")
+        if self.level_input not in LEVEL_INPUTS:
+            raise ValueError(
+                "The 'level_input' parameter of SSMForecaster must be one of "
+                f"{list(LEVEL_INPUTS)}. Got {self.level_input!r}."
+            )
         if self.loss not in ("crps", "nll"):
             raise ValueError(
                 f"The 'loss' parameter of SSMForecaster must be 'crps' or 'nll'. Got {self.loss!r}."
@@ -366,6 +383,7 @@ class SSMForecaster(BaseForecaster):
                 num_channels=panel.num_channels,
                 seasons=seasons,
                 staleness=bool(self.staleness),
+                level_input=self.level_input,
             )
             for member_seed in _member_seeds(seed, self.ensemble_size)
         ]
@@ -434,6 +452,7 @@ class SSMForecaster(BaseForecaster):
             best_epoch=int(result.best_epoch),
             seasons=seasons,
             staleness=bool(self.staleness),
+            level_input=self.level_input,
             scale_factor=factor,
             seed=seed,
             devices=devices,
@@ -464,7 +483,14 @@ class SSMForecaster(BaseForecaster):
         return (season,)
 
     def _build_network(
-        self, seed: int, *, input_dim: int, num_channels: int, seasons, staleness: bool
+        self,
+        seed: int,
+        *,
+        input_dim: int,
+        num_channels: int,
+        seasons,
+        staleness: bool,
+        level_input: str,
     ):
         return build_model(
             self.model,
@@ -477,6 +503,7 @@ class SSMForecaster(BaseForecaster):
             method=self.method,
             seasons=tuple(seasons),
             staleness=staleness,
+            level_input=level_input,
             rngs=nnx.Rngs(seed),
         )
 
@@ -610,6 +637,7 @@ class SSMForecaster(BaseForecaster):
             "best_epoch": int(state.best_epoch),
             "seasons": list(state.seasons),
             "staleness": bool(state.staleness),
+            "level_input": state.level_input,
             "members": num_members_of(state.params),
             "scale_factor": None
             if state.scale_factor is None
@@ -657,6 +685,8 @@ class SSMForecaster(BaseForecaster):
                 fitted, params = {**_FORMAT_1, **fitted}, {**_FORMAT_1_PARAMS, **params}
             if config["format_version"] <= 2:
                 fitted, params = {"tracker": None, **fitted}, {**_FORMAT_2_PARAMS, **params}
+            if config["format_version"] <= 3:
+                fitted, params = {**_FORMAT_3, **fitted}, {**_FORMAT_3, **params}
             # saved before outliers were clipped: its scaler reads every value as it is
             params = {"clip_outliers": None, **params}
             forecaster = cls(**params)
@@ -675,6 +705,7 @@ class SSMForecaster(BaseForecaster):
         self._check_params()
         seasons = tuple(int(m) for m in fitted["seasons"])
         staleness = bool(fitted["staleness"])
+        level_input = str(fitted["level_input"])
         # format 1 stored one network without a member axis; it becomes an ensemble of one
         stacked = fitted["members"] is not None
         size = int(fitted["members"]) if stacked else 1
@@ -688,6 +719,7 @@ class SSMForecaster(BaseForecaster):
                 num_channels=meta.num_channels,
                 seasons=seasons,
                 staleness=staleness,
+                level_input=level_input,
             )
 
         # the size the config names against the weights stored: first a lower bound (every
@@ -750,6 +782,7 @@ class SSMForecaster(BaseForecaster):
             best_epoch=int(fitted["best_epoch"]),
             seasons=seasons,
             staleness=staleness,
+            level_input=level_input,
             scale_factor=None if factor is None else _finite_factor(factor, self.horizon),
             devices=training.resolve_devices(None),
             tracker=tracker,

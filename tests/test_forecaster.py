@@ -209,6 +209,7 @@ def test_covariates_are_inputs_and_needed_to_roll_out():
         (dict(ensemble_size=0), "'ensemble_size'"),
         (dict(random_state=-1), "'random_state'"),
         (dict(selection_window=2), "'selection_window' .* must be odd .* Got 2; use 3"),
+        (dict(level_input="relative"), "'level_input' .* one of .*'local'.* Got 'relative'"),
     ],
 )
 def test_bad_parameters_get_clear_errors(params, match):
@@ -554,6 +555,33 @@ def test_a_model_saved_in_format_2_loads_with_fixed_calibration():
     december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 23:00"]
     after = g.update(december).predict_quantiles([0.1, 0.9])
     np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_saved_in_format_3_loads_reading_absolute_levels():
+    # Written before the level input (format 3, with online calibration): it loads with
+    # level_input="absolute", the network it was trained as, and forecasts and follows
+    # updates exactly as it did.
+    expected = json.loads((DATA / "s5-format3.json").read_text())
+    g = SSMForecaster.load(DATA / "s5-format3.ssmcast")
+    assert str(g.cutoff_) == expected["cutoff"]
+    assert g.get_params()["level_input"] == "absolute"
+    assert g.fitted_.state.level_input == "absolute" and g.fitted_.state.tracker is not None
+    np.testing.assert_allclose(g.predict(horizon=9).to_numpy(), expected["predict"], rtol=1e-6)
+    np.testing.assert_allclose(g.predict_quantiles([0.1, 0.9]), expected["q"], rtol=1e-6)
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 23:00"]
+    after = g.update(december).predict_quantiles([0.1, 0.9])
+    np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("level_input", ["local", "both"])
+def test_a_level_input_survives_save_and_load(tmp_path, level_input):
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 23:00"]
+    f = SSMForecaster("s5", 6, random_state=0, level_input=level_input, **TINY).fit(temperature())
+    f.save(tmp_path / "level.ssmcast")
+    g = SSMForecaster.load(tmp_path / "level.ssmcast")
+    assert g.fitted_.state.level_input == level_input
+    pd.testing.assert_frame_equal(g.predict_quantiles([0.1, 0.9]), f.predict_quantiles([0.1, 0.9]))
+    pd.testing.assert_series_equal(g.update(december).predict(), f.update(december).predict())
 
 
 def test_the_online_calibration_survives_save_and_load(tmp_path):

@@ -283,3 +283,88 @@ def test_seasonal_base_matches_a_numpy_loop():
             w = mix[k - 1] + stale[k - 1] * np.log1p(age[t])
             want[t, k - 1] = filled[t] + sum(w[j] * (cands[j] - filled[t]) for j in range(3))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture(scope="module", params=[(m, lv) for m in MODEL_NAMES for lv in ("local", "both")])
+def level_network(request):
+    """A network that reads the targets' running level, with a seasonal base and staleness."""
+    name, level_input = request.param
+    model = build_model(
+        name,
+        input_dim=INPUT_DIM,
+        output_dim=OUTPUT_DIM,
+        horizon=HORIZON,
+        seasons=(4,),
+        staleness=True,
+        level_input=level_input,
+        rngs=nnx.Rngs(0),
+        **SMALL,
+    )
+    return _perturb(model)
+
+
+def test_a_level_input_steps_as_it_runs_in_parallel(level_network):
+    x, dt, mask = _inputs(4)
+    f, last = jax.jit(lambda *a: level_network(*a, return_state=True))(x, dt, mask)
+    state, fs = jax.jit(lambda *a: _steps(level_network, *a))(x, dt, mask)
+    np.testing.assert_allclose(fs.loc, f.loc, rtol=1e-5, atol=2e-5)
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(last), strict=True):
+        np.testing.assert_allclose(np.asarray(a, complex), np.asarray(b, complex), atol=2e-5)
+    # and the parallel state continues in recurrent mode
+    _, half = jax.jit(lambda *a: level_network(*a, return_state=True))(x[:9], dt[:9], mask[:9])
+    _, rest = jax.jit(lambda *a: _steps(level_network, *a))(x[9:], dt[9:], mask[9:], half)
+    np.testing.assert_allclose(rest.loc, f.loc[9:], rtol=1e-5, atol=2e-5)
+
+
+def test_a_local_level_input_ignores_a_shift_of_the_level_but_an_absolute_one_does_not():
+    # The network's correction to the base reads the targets only through ``filled - level``:
+    # a series shifted by a constant gets the same correction, so the forecast shifts by the
+    # constant exactly (the base is linear in the values and its mix sums to one).
+    x, dt, mask = _inputs(5)
+    shifted = x.at[:, :OUTPUT_DIM].add(7.0)
+    moved = {}
+    for level_input in ("local", "absolute"):
+        net = _perturb(
+            build_model(
+                "s5",
+                input_dim=INPUT_DIM,
+                output_dim=OUTPUT_DIM,
+                horizon=HORIZON,
+                level_input=level_input,
+                rngs=nnx.Rngs(0),
+                **SMALL,
+            )
+        )
+        a, b = jax.jit(net)(x, dt, mask), jax.jit(net)(shifted, dt, mask)
+        observed = np.asarray(jnp.cumsum(mask, axis=0) > 0)[:, None, :]  # after a first value
+        moved[level_input] = np.abs(np.asarray(b.loc - a.loc) - 7.0)[
+            np.broadcast_to(observed, a.loc.shape)
+        ]
+        if level_input == "local":  # the network's own output does not move at all
+            np.testing.assert_allclose(b.scale, a.scale, rtol=1e-4, atol=1e-5)
+    assert moved["local"].max() < 1e-4
+    assert moved["absolute"].max() > 1e-2
+
+
+def test_the_running_level_matches_a_float64_loop():
+    from ssmcast.models._level import running_level
+
+    rng = np.random.default_rng(0)
+    filled = rng.normal(size=(50, 3))
+    dt = rng.choice([1.0, 2.0, 3.5], size=50)
+    level, (m, w) = running_level(jnp.asarray(filled, jnp.float32), jnp.asarray(dt), 6)
+    mean, weight, expected = np.zeros(3), 0.0, []
+    for t in range(50):
+        a = np.exp(-dt[t] / 6)
+        mean, weight = a * mean + (1 - a) * filled[t], a * weight + (1 - a)
+        expected.append(mean / weight)
+    np.testing.assert_allclose(level, np.array(expected), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(level[0], filled[0], rtol=1e-6)  # debiased: starts at the value
+    np.testing.assert_allclose(np.asarray(m) / np.asarray(w), expected[-1], rtol=1e-5)
+
+
+def test_an_unknown_level_input_is_refused():
+    with pytest.raises(ValueError, match="'level_input' must be one of"):
+        build_model(
+            "s5", input_dim=2, output_dim=1, horizon=2, level_input="relative", rngs=nnx.Rngs(0)
+        )

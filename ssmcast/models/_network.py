@@ -11,6 +11,7 @@ from ssmcast.layers import ResidualBlock
 from ssmcast.layers._inputs import sequence_dt, step_dt
 from ssmcast.models._distributions import Forecast
 from ssmcast.models._heads import make_head
+from ssmcast.models._level import init_level, level_step, running_level
 from ssmcast.models._seasonal import SeasonalBase, staleness, time_since_observed
 
 
@@ -32,6 +33,13 @@ class ForecastNetwork(nnx.Module):
     last observation. With ``staleness`` that time, ``log(1 + age)`` per target, is also an
     input, so after an outage the network knows its persistence is stale.
 
+    ``level_input`` chooses how the network reads the targets' values: as they are
+    (``"absolute"``), as their departure from a running level (``"local"``: the last observed
+    value less its exponential moving average over ``level_period`` steps, debiased and begun
+    at the target's first observation), or both. A local input stays in the range
+    seen in training when the level shifts (a month warmer than any in training); the level
+    itself still reaches the forecast through the base.
+
     A step whose targets are all missing is a missing step for the sequence layers: its input
     is zeroed and the SSM states only decay (linear) or hold (selective); attention does not
     attend to it. It still emits a forecast.
@@ -48,10 +56,14 @@ class ForecastNetwork(nnx.Module):
         seasons: Season lengths in steps for the seasonal base (e.g. ``(24, 168)``).
         staleness: Feed the time since each target's last observation, and let the base's
             mix depend on it.
+        level_input: ``"absolute"``, ``"local"`` or ``"both"`` (see above).
+        level_period: Time constant of the running level in steps; the shortest season, or
+            the horizon (at least 2) without seasons, when None.
         rngs: Random number streams for the initialisation.
 
     Raises:
-        ValueError: If ``input_dim < output_dim`` or a dimension is not positive.
+        ValueError: If ``input_dim < output_dim``, a dimension is not positive or
+            ``level_input`` is unknown.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -86,6 +98,8 @@ class ForecastNetwork(nnx.Module):
         head_kwargs: dict | None = None,
         seasons: Sequence[int] = (),
         staleness: bool = False,
+        level_input: str = "absolute",
+        level_period: int | None = None,
         rngs: nnx.Rngs,
     ):
         for name, value in (
@@ -105,7 +119,18 @@ class ForecastNetwork(nnx.Module):
             check_int(m, "season", "ForecastNetwork", error=ValueError) for m in seasons
         )
         self.staleness = bool(staleness)
+        if level_input not in LEVEL_INPUTS:
+            raise ValueError(
+                f"'level_input' must be one of {list(LEVEL_INPUTS)}. Got {level_input!r}."
+            )
+        self.level_input = level_input
+        if level_period is None:
+            level_period = min(self.seasons) if self.seasons else max(2, horizon)
+        self.level_period = check_int(
+            level_period, "level_period", "ForecastNetwork", error=ValueError
+        )
         extra = output_dim if self.staleness else 0
+        extra += output_dim if level_input == "both" else 0
         self.encoder = nnx.Linear(input_dim + output_dim + 1 + extra, d_model, rngs=rngs)
         self.base = (
             SeasonalBase(horizon, output_dim, seasons=self.seasons, rngs=rngs)
@@ -126,29 +151,35 @@ class ForecastNetwork(nnx.Module):
             jnp.asarray(mask, bool).reshape(*values.shape[:-1], -1), values.shape
         )
 
-    def _encode(self, x, target_mask, dt, age):
-        values = jnp.where(target_mask, x[..., : self.output_dim], 0.0)
-        features = [
-            values,
-            target_mask.astype(x.dtype),
-            x[..., self.output_dim :],
-            jnp.log(dt)[..., None],
-        ]
+    def _values(self, x, target_mask):
+        return jnp.where(target_mask, x[..., : self.output_dim], 0.0)
+
+    def _encode(self, x, values, target_mask, dt, age, local):
+        """The encoder's output; ``local`` is ``filled - level`` (None when not read)."""
+        read = values if self.level_input == "absolute" else jnp.where(target_mask, local, 0.0)
+        features = [read, target_mask.astype(x.dtype), x[..., self.output_dim :]]
+        features.append(jnp.log(dt)[..., None])
         if self.staleness:
             features.append(staleness(age))
-        return self.encoder(jnp.concatenate(features, axis=-1)), values
+        if self.level_input == "both":
+            features.insert(1, values)
+        return self.encoder(jnp.concatenate(features, axis=-1))
 
     def init_state(self):
-        """The initial state: ``(last_observed, block states[, (age, ring buffer)])``.
+        """The initial state: ``(last_observed, block states[, (age, ring)][, (m, w)])``.
 
-        The third part is there with a seasonal base: the time since each target was last
-        observed and the base's ring buffer of forward-filled values.
+        With a seasonal base, a part holds the time since each target was last observed and
+        the base's ring buffer of forward-filled values; with a local level input, the last
+        part holds the running level's average and weight.
         """
         last = jnp.zeros((self.output_dim,), jnp.float32)
         blocks = tuple(block.init_state() for block in self.blocks)
-        if self.base is None:
-            return last, blocks
-        return last, blocks, (jnp.zeros((self.output_dim,), jnp.float32), self.base.init_state())
+        parts = []
+        if self.base is not None:
+            parts.append((jnp.zeros((self.output_dim,), jnp.float32), self.base.init_state()))
+        if self.level_input != "absolute":
+            parts.append(init_level(self.output_dim))
+        return (last, blocks, *parts)
 
     def __call__(self, x, dt=None, mask=None, *, return_state: bool = False):
         """Forecast from every step of a whole sequence, in parallel.
@@ -171,7 +202,15 @@ class ForecastNetwork(nnx.Module):
         steps = sequence_dt(dt, num_timesteps)
         target_mask = self._target_mask(x, mask)
         age = None if self.base is None else time_since_observed(target_mask, steps)
-        h, values = self._encode(x, target_mask, steps, age)
+        values = self._values(x, target_mask)
+        m = target_mask.astype(values.dtype)
+        last = ssm.linear_recurrence(1.0 - m, m * values)
+        local = level_state = None
+        if self.level_input != "absolute":
+            seen = jnp.cumsum(m, axis=0) > 0
+            level, level_state = running_level(last, steps, self.level_period, seen)
+            local = last - level
+        h = self._encode(x, values, target_mask, steps, age, local)
         step_mask = jnp.any(target_mask, axis=-1)
         states = []
         for block in self.blocks:
@@ -181,15 +220,16 @@ class ForecastNetwork(nnx.Module):
                 out, state = out
                 states.append(state)
             h = out
-        m = target_mask.astype(values.dtype)
-        last = ssm.linear_recurrence(1.0 - m, m * values)
         base = last if self.base is None else self.base(last, age)
         forecast = self.head(self.norm(h), base)
         if not return_state:
             return forecast
-        if self.base is None:
-            return forecast, (last[-1], tuple(states))
-        return forecast, (last[-1], tuple(states), (age[-1], self.base.state_after(last)))
+        parts = []
+        if self.base is not None:
+            parts.append((age[-1], self.base.state_after(last)))
+        if level_state is not None:
+            parts.append(level_state)
+        return forecast, (last[-1], tuple(states), *parts)
 
     def step(self, state, x_t, dt_t=None, mask_t=None):
         """Advance by one observation and forecast the next ``horizon`` steps.
@@ -204,25 +244,37 @@ class ForecastNetwork(nnx.Module):
         Returns:
             ``(new_state, forecast)`` with ``forecast.loc`` of shape ``(horizon, output_dim)``.
         """
-        last, block_states, *extra = state
+        last, block_states, *parts = state
         dt = step_dt(dt_t)
         target_mask = self._target_mask(x_t, mask_t)
         age = None
         if self.base is not None:
-            age, base_state = extra[0]
+            age, base_state = parts[0]
             age = jnp.where(target_mask, 0.0, age + dt)
-        h, values = self._encode(x_t, target_mask, dt, age)
+        values = self._values(x_t, target_mask)
+        last = jnp.where(target_mask, values, last)
+        local = None
+        if self.level_input != "absolute":
+            level_state, level = level_step(parts[-1], last, dt, self.level_period, target_mask)
+            local = last - level
+        h = self._encode(x_t, values, target_mask, dt, age, local)
         step_mask = jnp.any(target_mask)
         new_states = []
         for block, block_state in zip(self.blocks, block_states, strict=True):
             block_state, h = block.step(block_state, h, dt, step_mask)
             new_states.append(block_state)
-        last = jnp.where(target_mask, values, last)
+        new_parts = []
         if self.base is None:
-            return (last, tuple(new_states)), self.head(self.norm(h), last)
-        base_state, base = self.base.step(base_state, last, age)
+            base = last
+        else:
+            base_state, base = self.base.step(base_state, last, age)
+            new_parts.append((age, base_state))
+        if local is not None:
+            new_parts.append(level_state)
         forecast = self.head(self.norm(h), base)
-        return (last, tuple(new_states), (age, base_state)), forecast
+        return (last, tuple(new_states), *new_parts), forecast
 
 
-__all__ = ["Forecast", "ForecastNetwork"]
+LEVEL_INPUTS = ("absolute", "local", "both")
+
+__all__ = ["LEVEL_INPUTS", "Forecast", "ForecastNetwork"]

@@ -36,6 +36,7 @@ def build_model(
     head_kwargs: dict | None = None,
     seasons: tuple[int, ...] = (),
     staleness: bool = False,
+    level_input: str = "absolute",
     rngs: nnx.Rngs,
 ) -> ForecastNetwork:
     """Build a forecasting network by name.
@@ -67,6 +68,8 @@ def build_model(
         head_kwargs: Extra keyword arguments for the head.
         seasons: Season lengths of the seasonal base (see :class:`ForecastNetwork`).
         staleness: Feed the time since the last observation (see :class:`ForecastNetwork`).
+        level_input: How the network reads the targets: ``"absolute"``, ``"local"`` (their
+            departure from a running level) or ``"both"`` (see :class:`ForecastNetwork`).
         rngs: Random number streams for the initialisation.
 
     Returns:
@@ -117,6 +120,7 @@ def build_model(
         head_kwargs=head_kwargs,
         seasons=seasons,
         staleness=staleness,
+        level_input=level_input,
         rngs=rngs,
     )
 
