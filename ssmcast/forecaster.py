@@ -114,12 +114,13 @@ class SSMForecaster(BaseForecaster):
         staleness: Feed the time since the last observation, so that after an outage the
             network knows its persistence is stale and the base can lean on the season or
             the mean level.
-        level_input: How the network reads the targets: ``"local"``, their departure from a
-            running level (the last observed value less its exponential moving average over
-            the shortest season, a linear recurrence: O(1) per update), so that its inputs
-            stay in the range seen in training when the level shifts (a month warmer than
-            any in training); ``"absolute"``, the values as they are; or ``"both"``. The
-            level itself reaches the forecast through the seasonal base either way.
+        level_input: How the network reads the targets: ``"absolute"``, the values as they
+            are; ``"local"``, their departure from a running level (the last observed value
+            less its exponential moving average over the shortest season, a linear
+            recurrence: O(1) per update), so that its inputs stay in the range seen in
+            training when the level shifts (a month warmer than any in training); or
+            ``"both"``. The level itself reaches the forecast through the seasonal base
+            either way.
         calibrate: Rescale the forecast spread per lead so that the central 80% interval
             covers 80% of the last ``validation_fraction`` of the fitted observations (at
             least the last 10%): a split-conformal recalibration, by a factor between 0.5
@@ -198,7 +199,7 @@ class SSMForecaster(BaseForecaster):
         freq: str | None = None,
         seasons: str | tuple[int, ...] = "auto",
         staleness: bool = True,
-        level_input: str = "local",
+        level_input: str = "absolute",
         calibrate: bool = True,
         calibration_rate: float = 0.02,
         clip_outliers: float | None = 20.0,

@@ -92,8 +92,8 @@ class SSMCastForecaster(BaseForecaster):
         seasons: Season lengths (steps) of the seasonal base; ``"auto"`` reads them from the
             frequency (none for an integer index).
         staleness: Feed the time since the last observation.
-        level_input: How the network reads the targets: ``"local"`` (their departure from a
-            running level), ``"absolute"`` or ``"both"``.
+        level_input: How the network reads the targets: ``"absolute"``, ``"local"`` (their
+            departure from a running level) or ``"both"``.
         calibrate: Recalibrate the spread per lead on the validation tail.
         calibration_rate: How fast each series' calibration follows its errors in
             ``update`` (0: fixed after fit).
@@ -161,7 +161,7 @@ class SSMCastForecaster(BaseForecaster):
         freq: str | None = None,
         seasons: str | tuple[int, ...] = "auto",
         staleness: bool = True,
-        level_input: str = "local",
+        level_input: str = "absolute",
         calibrate: bool = True,
         calibration_rate: float = 0.02,
         clip_outliers: float | None = 20.0,
