@@ -47,7 +47,7 @@ def running_level(filled, dt, period: int, seen=None):
         >>> import jax.numpy as jnp
         >>> level, _ = running_level(jnp.array([[2.0], [2.0], [4.0]]), jnp.ones(3), 2)
         >>> [round(v, 3) for v in level[:, 0].tolist()]  # starts at the first value
-        [2.0, 2.0, 2.876]
+        [2.0, 2.0, 3.013]
     """
     a = jnp.broadcast_to(_decay(dt, period)[:, None], filled.shape)
     if seen is not None:  # nothing to average before the first observation: hold at zero
