@@ -181,7 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         wanted = {"ssmcast s5", *(n.strip() for n in args.contestants.split(",") if n.strip())}
         unknown = sorted(wanted - set(chosen))
         if unknown:
-            parser.error(f"unknown or unavailable contestants {unknown}; choose from {list(chosen)}")
+            parser.error(
+                f"unknown or unavailable contestants {unknown}; choose from {list(chosen)}"
+            )
         chosen = {name: timer for name, timer in chosen.items() if name in wanted}
     results = {}
     for name, timer in chosen.items():
