@@ -52,11 +52,8 @@ def running_level(filled, dt, period: int, seen=None):
     a = jnp.broadcast_to(_decay(dt, period)[:, None], filled.shape)
     if seen is not None:  # nothing to average before the first observation: hold at zero
         a = jnp.where(seen, a, 1.0)
-        gain = jnp.where(seen, 1.0 - a, 0.0)
-    else:
-        gain = 1.0 - a
-    m = ssm.linear_recurrence(a, gain * filled)
-    w = ssm.linear_recurrence(a, gain)
+    m = ssm.linear_recurrence(a, (1.0 - a) * filled)
+    w = ssm.linear_recurrence(a, 1.0 - a)
     return _level(m, w, filled), (m[-1], w[-1])
 
 
@@ -73,8 +70,7 @@ def level_step(state, filled, dt, period: int, observed=True):
     """
     m, w = state
     seen = (w > 0) | observed
-    a = jnp.where(seen, _decay(dt, period), 1.0)
-    gain = jnp.where(seen, 1.0 - a, 0.0)
-    m = a * m + gain * filled
-    w = a * w + gain
+    a = jnp.where(seen, _decay(dt, period), 1.0)  # 1 (no change) before the first one
+    m = a * m + (1.0 - a) * filled
+    w = a * w + (1.0 - a)
     return (m, w), _level(m, w, filled)
