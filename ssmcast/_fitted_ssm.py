@@ -66,6 +66,7 @@ class SSMState(NamedTuple):
         staleness: Whether the network reads the time since the last observation.
         level_input: How the network reads the targets (``"absolute"``, ``"local"`` or
             ``"both"``; see :class:`~ssmcast.models.ForecastNetwork`).
+        base_level: Whether the seasonal base has the running level as a candidate.
         scale_factor: Per-lead factor ``(horizon,)`` on the network's forecast spread, from
             the calibration at fit; None for none.
         tracker: The online calibration that moves the factors per series, lead and channel
@@ -92,6 +93,7 @@ class SSMState(NamedTuple):
     seasons: tuple[int, ...] = ()
     staleness: bool = False
     level_input: str = "absolute"
+    base_level: bool = False
     scale_factor: np.ndarray | None = None
     seed: int | None = None
     devices: tuple = ()

@@ -53,8 +53,9 @@ __all__ = ["SSMForecaster"]
 
 FORMAT = "ssmcast-model"
 # 2: seasonal base, staleness input, calibration, ensembles; 3: online calibration;
-# 4: the level input (a format-4 network may read a running level that older readers lack)
-FORMAT_VERSION = 4
+# 4: the level input (a format-4 network may read a running level that older readers lack);
+# 5: the running level as a candidate of the seasonal base
+FORMAT_VERSION = 5
 # What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name: its
 # fitted state, and the parameters that reproduce that model when it is cloned and refitted
 _FORMAT_1 = {"seasons": [], "staleness": False, "scale_factor": None, "members": None}
@@ -70,6 +71,8 @@ _FORMAT_1_PARAMS = {
 _FORMAT_2_PARAMS = {"calibration_rate": 0.0}
 # a model of format 3 or older read the targets' absolute values only
 _FORMAT_3 = {"level_input": "absolute"}
+# a model of format 4 or older had no running level in its seasonal base
+_FORMAT_4 = {"base_level": False}
 _MEMBERS = ("params", "state")
 
 
@@ -385,6 +388,7 @@ class SSMForecaster(BaseForecaster):
                 seasons=seasons,
                 staleness=bool(self.staleness),
                 level_input=self.level_input,
+                base_level=True,
             )
             for member_seed in _member_seeds(seed, self.ensemble_size)
         ]
@@ -393,7 +397,11 @@ class SSMForecaster(BaseForecaster):
             end = x.shape[1] - training.validation_steps(
                 ~np.isnan(targets), self.validation_fraction
             )
-            mix = jnp.asarray(least_squares_mix(seasons, self.horizon, targets, end))
+            level_period = networks[0].level_period if networks[0].base_level else None
+            mix = least_squares_mix(
+                seasons, self.horizon, targets, end, level_period=level_period, dt=panel.dt()
+            )
+            mix = jnp.asarray(mix)
             for network in networks:
                 network.base.mix[...] = mix
         longest = max((0, *seasons))
@@ -454,6 +462,7 @@ class SSMForecaster(BaseForecaster):
             seasons=seasons,
             staleness=bool(self.staleness),
             level_input=self.level_input,
+            base_level=networks[0].base_level,
             scale_factor=factor,
             seed=seed,
             devices=devices,
@@ -492,6 +501,7 @@ class SSMForecaster(BaseForecaster):
         seasons,
         staleness: bool,
         level_input: str,
+        base_level: bool,
     ):
         return build_model(
             self.model,
@@ -505,6 +515,7 @@ class SSMForecaster(BaseForecaster):
             seasons=tuple(seasons),
             staleness=staleness,
             level_input=level_input,
+            base_level=base_level,
             rngs=nnx.Rngs(seed),
         )
 
@@ -639,6 +650,7 @@ class SSMForecaster(BaseForecaster):
             "seasons": list(state.seasons),
             "staleness": bool(state.staleness),
             "level_input": state.level_input,
+            "base_level": bool(state.base_level),
             "members": num_members_of(state.params),
             "scale_factor": None
             if state.scale_factor is None
@@ -688,6 +700,8 @@ class SSMForecaster(BaseForecaster):
                 fitted, params = {"tracker": None, **fitted}, {**_FORMAT_2_PARAMS, **params}
             if config["format_version"] <= 3:
                 fitted, params = {**_FORMAT_3, **fitted}, {**_FORMAT_3, **params}
+            if config["format_version"] <= 4:
+                fitted = {**_FORMAT_4, **fitted}
             # saved before outliers were clipped: its scaler reads every value as it is
             params = {"clip_outliers": None, **params}
             forecaster = cls(**params)
@@ -707,6 +721,7 @@ class SSMForecaster(BaseForecaster):
         seasons = tuple(int(m) for m in fitted["seasons"])
         staleness = bool(fitted["staleness"])
         level_input = str(fitted["level_input"])
+        base_level = bool(fitted["base_level"])
         # format 1 stored one network without a member axis; it becomes an ensemble of one
         stacked = fitted["members"] is not None
         size = int(fitted["members"]) if stacked else 1
@@ -721,6 +736,7 @@ class SSMForecaster(BaseForecaster):
                 seasons=seasons,
                 staleness=staleness,
                 level_input=level_input,
+                base_level=base_level,
             )
 
         # the size the config names against the weights stored: first a lower bound (every
@@ -784,6 +800,7 @@ class SSMForecaster(BaseForecaster):
             seasons=seasons,
             staleness=staleness,
             level_input=level_input,
+            base_level=base_level,
             scale_factor=None if factor is None else _finite_factor(factor, self.horizon),
             devices=training.resolve_devices(None),
             tracker=tracker,

@@ -138,3 +138,36 @@ def test_least_squares_mix_matches_lstsq_on_a_loop_built_design():
             targets.append(y[origin + k] - last)
         expected = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
         np.testing.assert_allclose(mix[k - 1, :, 0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_least_squares_mix_with_the_running_level_matches_lstsq_on_a_loop_built_design():
+    # The running level, an exponential moving average over uneven gaps computed here by a
+    # float64 loop, is the last candidate.
+    rng = np.random.default_rng(1)
+    t = np.arange(300)
+    y = np.sin(2 * np.pi * t / 6) + np.cumsum(0.1 * rng.normal(size=300))  # a wandering level
+    y[40:55] = np.nan
+    y[:3] = np.nan  # the average begins at the first observation
+    dt = rng.choice([1.0, 1.0, 2.0], size=300)
+    seasons, horizon, end, period = (6,), 3, 280, 6
+    mix = least_squares_mix(
+        seasons, horizon, y[None, :, None], end, ridge=0.0, level_period=period, dt=dt
+    )
+    filled = pd.Series(y).ffill().fillna(0.0).to_numpy()
+    level, mean, weight = np.zeros(300), 0.0, 0.0
+    for i in range(300):
+        if i >= 3:
+            a = math.exp(-dt[i] / period)
+            mean, weight = a * mean + (1 - a) * filled[i], a * weight + (1 - a)
+        level[i] = mean / weight if weight > 0 else filled[i]
+    for k in range(1, horizon + 1):
+        rows, targets = [], []
+        for origin in range(max(seasons), end - k):
+            if np.isnan(y[origin + k]):
+                continue
+            last = filled[origin]
+            back = 6 * math.ceil(k / 6) - k
+            rows.append([filled[origin - back] - last, 0.0 - last, level[origin] - last])
+            targets.append(y[origin + k] - last)
+        expected = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
+        np.testing.assert_allclose(mix[k - 1, :, 0], expected, rtol=1e-3, atol=1e-4)

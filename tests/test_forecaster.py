@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import pandas as pd
 import pytest
-from flax import serialization
+from flax import nnx, serialization
 
 from ssmcast import backtest, datasets
 from ssmcast.forecaster import SSMForecaster
@@ -571,6 +571,41 @@ def test_a_model_saved_in_format_3_loads_reading_absolute_levels():
     december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 23:00"]
     after = g.update(december).predict_quantiles([0.1, 0.9])
     np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_model_saved_in_format_4_loads_without_a_running_level_in_its_base():
+    # Written before the running level joined the seasonal base (format 4): it loads with the
+    # base it was trained with, and forecasts and follows updates exactly as it did.
+    expected = json.loads((DATA / "s5-format4.json").read_text())
+    g = SSMForecaster.load(DATA / "s5-format4.ssmcast")
+    assert str(g.cutoff_) == expected["cutoff"]
+    assert not g.fitted_.state.base_level
+    np.testing.assert_allclose(g.predict(horizon=9).to_numpy(), expected["predict"], rtol=1e-6)
+    np.testing.assert_allclose(g.predict_quantiles([0.1, 0.9]), expected["q"], rtol=1e-6)
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 23:00"]
+    after = g.update(december).predict_quantiles([0.1, 0.9])
+    np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
+
+
+def test_a_new_model_starts_its_base_from_a_mix_with_the_running_level(monkeypatch):
+    import ssmcast.forecaster as module
+
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return module_mix(*args, **kwargs)
+
+    module_mix = module.least_squares_mix
+    monkeypatch.setattr(module, "least_squares_mix", spy)
+    y = temperature()
+    f = SSMForecaster("s5", 6, random_state=0, **TINY).fit(y)
+    ((args, kwargs),) = calls
+    assert args[0] == (24, 168) and kwargs["level_period"] == 24  # the shortest season
+    np.testing.assert_array_equal(kwargs["dt"], np.ones(len(y)))
+    assert f.fitted_.state.base_level
+    mix = nnx.state(nnx.merge(f.fitted_.state.graphdef, f.fitted_.state.params))["base"]["mix"]
+    assert mix.shape[-2] == 4  # two seasons, the mean level and the running level
 
 
 @pytest.mark.parametrize("level_input", ["local", "both"])

@@ -285,10 +285,15 @@ def test_seasonal_base_matches_a_numpy_loop():
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
 
-@pytest.fixture(scope="module", params=[(m, lv) for m in MODEL_NAMES for lv in ("local", "both")])
+@pytest.fixture(
+    scope="module",
+    params=[(m, lv, False) for m in MODEL_NAMES for lv in ("local", "both")]
+    + [(m, "absolute", True) for m in MODEL_NAMES]
+    + [("s5", "local", True)],
+)
 def level_network(request):
-    """A network that reads the targets' running level, with a seasonal base and staleness."""
-    name, level_input = request.param
+    """A network that reads the targets' running level or has it in its seasonal base."""
+    name, level_input, base_level = request.param
     model = build_model(
         name,
         input_dim=INPUT_DIM,
@@ -297,9 +302,11 @@ def level_network(request):
         seasons=(4,),
         staleness=True,
         level_input=level_input,
+        base_level=base_level,
         rngs=nnx.Rngs(0),
         **SMALL,
     )
+    assert model.base.num_candidates == 2 + base_level
     return _perturb(model)
 
 
@@ -314,6 +321,45 @@ def test_a_level_input_steps_as_it_runs_in_parallel(level_network):
     _, half = jax.jit(lambda *a: level_network(*a, return_state=True))(x[:9], dt[:9], mask[:9])
     _, rest = jax.jit(lambda *a: _steps(level_network, *a))(x[9:], dt[9:], mask[9:], half)
     np.testing.assert_allclose(rest.loc, f.loc[9:], rtol=1e-5, atol=2e-5)
+
+
+def test_the_base_level_candidate_is_the_running_level():
+    # A base whose only nonzero weight is on the running level forecasts that level at every
+    # lead, in both modes.
+    from ssmcast.models._level import running_level
+
+    model = build_model(
+        "s5",
+        input_dim=INPUT_DIM,
+        output_dim=OUTPUT_DIM,
+        horizon=HORIZON,
+        seasons=(4,),
+        base_level=True,
+        rngs=nnx.Rngs(0),
+        **SMALL,
+    )
+    mix = np.zeros((HORIZON, 3, OUTPUT_DIM), np.float32)
+    mix[:, 2] = 1.0
+    model.base.mix[...] = jnp.asarray(mix)
+    x, dt, mask = _inputs(6)
+    filled, last = np.zeros((T, OUTPUT_DIM), np.float32), np.zeros(OUTPUT_DIM, np.float32)
+    for t in range(T):  # the forward fill, 0 before a first value
+        last = np.where(mask[t], x[t, :OUTPUT_DIM], last)
+        filled[t] = last
+    seen = np.asarray(jnp.cumsum(mask, axis=0) > 0)
+    level, _ = running_level(jnp.asarray(filled), dt, model.level_period, seen)
+    base = model.base(jnp.asarray(filled), jnp.zeros_like(filled), level)
+    np.testing.assert_allclose(
+        base, np.broadcast_to(np.asarray(level)[:, None], base.shape), atol=1e-6
+    )
+
+
+def test_a_base_level_candidate_needs_the_level():
+    from ssmcast.models._seasonal import SeasonalBase
+
+    base = SeasonalBase(2, 1, seasons=(3,), running_level=True, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="pass 'level'"):
+        base(jnp.zeros((5, 1)), jnp.zeros((5, 1)))
 
 
 def test_a_local_level_input_ignores_a_shift_of_the_level_but_an_absolute_one_does_not():

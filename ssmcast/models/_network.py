@@ -40,6 +40,10 @@ class ForecastNetwork(nnx.Module):
     seen in training when the level shifts (a month warmer than any in training); the level
     itself still reaches the forecast through the base.
 
+    With ``base_level`` (and a base), the running level is also a candidate of the base: the
+    recent level, which follows a shift the training mean (the base's mean-level candidate)
+    cannot.
+
     A step whose targets are all missing is a missing step for the sequence layers: its input
     is zeroed and the SSM states only decay (linear) or hold (selective); attention does not
     attend to it. It still emits a forecast.
@@ -59,6 +63,8 @@ class ForecastNetwork(nnx.Module):
         level_input: ``"absolute"``, ``"local"`` or ``"both"`` (see above).
         level_period: Time constant of the running level in steps; the shortest season, or
             the horizon (at least 2) without seasons, when None.
+        base_level: Add the running level as a candidate of the seasonal base (only with
+            ``seasons`` or ``staleness``, which make a base).
         rngs: Random number streams for the initialisation.
 
     Raises:
@@ -100,6 +106,7 @@ class ForecastNetwork(nnx.Module):
         staleness: bool = False,
         level_input: str = "absolute",
         level_period: int | None = None,
+        base_level: bool = False,
         rngs: nnx.Rngs,
     ):
         for name, value in (
@@ -133,10 +140,13 @@ class ForecastNetwork(nnx.Module):
         extra += output_dim if level_input == "both" else 0
         self.encoder = nnx.Linear(input_dim + output_dim + 1 + extra, d_model, rngs=rngs)
         self.base = (
-            SeasonalBase(horizon, output_dim, seasons=self.seasons, rngs=rngs)
+            SeasonalBase(
+                horizon, output_dim, seasons=self.seasons, running_level=base_level, rngs=rngs
+            )
             if self.seasons or self.staleness
             else None
         )
+        self.base_level = self.base is not None and bool(base_level)
         self.blocks = nnx.List(
             [ResidualBlock(d_model, m, mlp_ratio=mlp_ratio, rngs=rngs) for m in mixers]
         )
@@ -165,19 +175,25 @@ class ForecastNetwork(nnx.Module):
             features.insert(1, values)
         return self.encoder(jnp.concatenate(features, axis=-1))
 
+    @property
+    def _keeps_level(self) -> bool:
+        """Whether the running level is computed (read as input or a candidate of the base)."""
+        return self.level_input != "absolute" or self.base_level
+
     def init_state(self):
         """The initial state: ``(last_observed, block states[, (age, ring)][, (m, w)])``.
 
         With a seasonal base, a part holds the time since each target was last observed and
-        the base's ring buffer of forward-filled values; with a local level input, the last
-        part holds the running level's average and weight.
+        the base's ring buffer of forward-filled values; with a local level input or a
+        running-level candidate in the base, the last part holds the running level's average
+        and weight.
         """
         last = jnp.zeros((self.output_dim,), jnp.float32)
         blocks = tuple(block.init_state() for block in self.blocks)
         parts = []
         if self.base is not None:
             parts.append((jnp.zeros((self.output_dim,), jnp.float32), self.base.init_state()))
-        if self.level_input != "absolute":
+        if self._keeps_level:
             parts.append(init_level(self.output_dim))
         return (last, blocks, *parts)
 
@@ -205,8 +221,8 @@ class ForecastNetwork(nnx.Module):
         values = self._values(x, target_mask)
         m = target_mask.astype(values.dtype)
         last = ssm.linear_recurrence(1.0 - m, m * values)
-        local = level_state = None
-        if self.level_input != "absolute":
+        level = local = level_state = None
+        if self._keeps_level:
             seen = jnp.cumsum(m, axis=0) > 0
             level, level_state = running_level(last, steps, self.level_period, seen)
             local = last - level
@@ -220,7 +236,7 @@ class ForecastNetwork(nnx.Module):
                 out, state = out
                 states.append(state)
             h = out
-        base = last if self.base is None else self.base(last, age)
+        base = last if self.base is None else self.base(last, age, level)
         forecast = self.head(self.norm(h), base)
         if not return_state:
             return forecast
@@ -253,8 +269,8 @@ class ForecastNetwork(nnx.Module):
             age = jnp.where(target_mask, 0.0, age + dt)
         values = self._values(x_t, target_mask)
         last = jnp.where(target_mask, values, last)
-        local = None
-        if self.level_input != "absolute":
+        level = local = level_state = None
+        if self._keeps_level:
             level_state, level = level_step(parts[-1], last, dt, self.level_period, target_mask)
             local = last - level
         h = self._encode(x_t, values, target_mask, dt, age, local)
@@ -267,9 +283,9 @@ class ForecastNetwork(nnx.Module):
         if self.base is None:
             base = last
         else:
-            base_state, base = self.base.step(base_state, last, age)
+            base_state, base = self.base.step(base_state, last, age, level)
             new_parts.append((age, base_state))
-        if local is not None:
+        if level_state is not None:
             new_parts.append(level_state)
         forecast = self.head(self.norm(h), base)
         return (last, tuple(new_states), *new_parts), forecast

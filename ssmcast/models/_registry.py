@@ -37,6 +37,7 @@ def build_model(
     seasons: tuple[int, ...] = (),
     staleness: bool = False,
     level_input: str = "absolute",
+    base_level: bool = False,
     rngs: nnx.Rngs,
 ) -> ForecastNetwork:
     """Build a forecasting network by name.
@@ -70,6 +71,8 @@ def build_model(
         staleness: Feed the time since the last observation (see :class:`ForecastNetwork`).
         level_input: How the network reads the targets: ``"absolute"``, ``"local"`` (their
             departure from a running level) or ``"both"`` (see :class:`ForecastNetwork`).
+        base_level: Add the running level as a candidate of the seasonal base (see
+            :class:`ForecastNetwork`).
         rngs: Random number streams for the initialisation.
 
     Returns:
@@ -121,6 +124,7 @@ def build_model(
         seasons=seasons,
         staleness=staleness,
         level_input=level_input,
+        base_level=base_level,
         rngs=rngs,
     )
 

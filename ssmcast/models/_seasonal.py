@@ -11,6 +11,10 @@ with the candidates
   value one season before the target time, from the last season seen), read from the
   forward-filled series;
 * the level of the scaled training data, 0 (the climatological mean of the scaled series);
+* with ``level_period``, the running level: a causal exponential moving average of the
+  forward-filled series over ``level_period`` steps (see :mod:`ssmcast.models._level`), the
+  recent level an exponential smoothing method would forecast, which follows a level shift
+  that the training mean cannot;
 
 and ``g(age) = log(1 + age)``, where ``age`` is the time since the target was last observed.
 With ``a = b = 0`` (the initialisation) the base is persistence. After an outage the age
@@ -18,7 +22,8 @@ grows and ``b`` lets the mix lean away from the stale last value.
 
 Parallel mode gathers the lagged values from the forward-filled sequence; recurrent mode
 keeps the last ``max(seasons)`` forward-filled values in a ring buffer, so a step stays O(1).
-Both give the same numbers (tested).
+Both give the same numbers (tested). The running level is computed by the network (which may
+also read it) and passed in.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+
+from ssmcast.models._level import running_level
 
 __all__ = [
     "SeasonalBase",
@@ -60,12 +67,13 @@ def staleness(age: jnp.ndarray) -> jnp.ndarray:
 
 
 class SeasonalBase(nnx.Module):
-    """Per-lead mix of persistence, seasonal persistence and the mean level.
+    """Per-lead mix of persistence, seasonal persistence and the mean (and running) level.
 
     Args:
         horizon: Number of leads.
         output_dim: Number of target channels.
         seasons: Season lengths in steps (e.g. ``(24, 168)`` for hourly data); may be empty.
+        running_level: Add the running level (passed to each call) as a candidate.
         rngs: Unused (the mix starts at zero: persistence); kept for a uniform signature.
 
     Examples:
@@ -77,10 +85,20 @@ class SeasonalBase(nnx.Module):
         [4.0, 4.0, 4.0]
     """
 
-    def __init__(self, horizon: int, output_dim: int, *, seasons=(), rngs: nnx.Rngs):
+    def __init__(
+        self,
+        horizon: int,
+        output_dim: int,
+        *,
+        seasons=(),
+        running_level: bool = False,
+        rngs: nnx.Rngs,
+    ):
         self.horizon, self.output_dim = horizon, output_dim
         self.seasons = tuple(int(m) for m in seasons)
-        self.num_candidates = len(self.seasons) + 1  # the seasons and the mean level
+        self.running_level = bool(running_level)
+        # the seasons, the mean level and the running level
+        self.num_candidates = len(self.seasons) + 1 + self.running_level
         shape = (horizon, self.num_candidates, output_dim)
         self.mix = nnx.Param(jnp.zeros(shape))
         self.stale_mix = nnx.Param(jnp.zeros(shape))
@@ -95,8 +113,14 @@ class SeasonalBase(nnx.Module):
         weights = self.mix[...] + self.stale_mix[...] * staleness(age)[..., None, None, :]
         return last[..., None, :] + jnp.sum(weights * (candidates - last[..., None, None, :]), -2)
 
-    def __call__(self, filled, age):
-        """Bases of a whole sequence: ``filled, age (T, C)`` -> ``(T, horizon, C)``."""
+    def _level_candidate(self, candidates, level, shape):
+        if self.running_level:
+            if level is None:
+                raise ValueError("This base has a running-level candidate: pass 'level'.")
+            candidates.append(jnp.broadcast_to(level[..., None, :], shape))
+
+    def __call__(self, filled, age, level=None):
+        """Bases of a whole sequence: ``filled, age, level (T, C)`` -> ``(T, horizon, C)``."""
         num_timesteps = filled.shape[0]
         t = jnp.arange(num_timesteps)[:, None]
         candidates = []
@@ -104,7 +128,9 @@ class SeasonalBase(nnx.Module):
             source = t - lead_lags(season, self.horizon)[None, :]  # (T, H)
             lagged = filled[jnp.maximum(source, 0)]  # (T, H, C)
             candidates.append(jnp.where((source >= 0)[..., None], lagged, filled[:, None, :]))
-        candidates.append(jnp.zeros((num_timesteps, self.horizon, self.output_dim)))
+        shape = (num_timesteps, self.horizon, self.output_dim)
+        candidates.append(jnp.zeros(shape))
+        self._level_candidate(candidates, level, shape)
         return self._combine(filled, jnp.stack(candidates, axis=-2), age)
 
     def init_state(self):
@@ -120,7 +146,7 @@ class SeasonalBase(nnx.Module):
         ring = ring.at[positions].set(filled[num_timesteps - keep :])
         return ring, jnp.asarray(num_timesteps, jnp.int32)
 
-    def step(self, state, last, age):
+    def step(self, state, last, age, level=None):
         """Add the step's forward-filled value and return ``(state, base (H, C))``."""
         ring, count = state
         ring = ring.at[count % self.memory].set(last)
@@ -130,12 +156,21 @@ class SeasonalBase(nnx.Module):
             back = lead_lags(season, self.horizon)  # (H,)
             lagged = ring[(count - 1 - back) % self.memory]  # (H, C)
             candidates.append(jnp.where((back <= count - 1)[:, None], lagged, last[None, :]))
-        candidates.append(jnp.zeros((self.horizon, self.output_dim)))
+        shape = (self.horizon, self.output_dim)
+        candidates.append(jnp.zeros(shape))
+        self._level_candidate(candidates, level, shape)
         return (ring, count), self._combine(last, jnp.stack(candidates, axis=-2), age)
 
 
 def least_squares_mix(
-    seasons, horizon: int, values: np.ndarray, end: int, ridge: float = 1e-3
+    seasons,
+    horizon: int,
+    values: np.ndarray,
+    end: int,
+    ridge: float = 1e-3,
+    *,
+    level_period: int | None = None,
+    dt: np.ndarray | None = None,
 ) -> np.ndarray:
     """The base's mix that best forecasts ``values`` before ``end``, by least squares.
 
@@ -153,10 +188,15 @@ def least_squares_mix(
             missing.
         end: Steps at the start that may be read (the training range).
         ridge: Ridge penalty relative to the mean diagonal of the normal equations.
+        level_period: With a period, the running level over that many steps is a candidate
+            too (the last one), as in a base with ``running_level=True``.
+        dt: Time gap before each step, ``(num_timesteps,)``, for the running level; every
+            gap 1 when None.
 
     Returns:
-        The mix ``(horizon, len(seasons) + 1, num_channels)`` (float32); zeros (persistence)
-        where a lead has too few targets.
+        The mix ``(horizon, num_candidates, num_channels)`` (float32): the seasons, the mean
+        level, then the running level with ``level_period``; zeros (persistence) where a lead
+        has too few targets.
 
     Examples:
         >>> import numpy as np
@@ -168,7 +208,7 @@ def least_squares_mix(
     """
     values = np.asarray(values, np.float64)[:, :end]
     _, num_timesteps, num_channels = values.shape
-    num_candidates = len(seasons) + 1
+    num_candidates = len(seasons) + 1 + (level_period is not None)
     gram = np.zeros((horizon, num_channels, num_candidates, num_candidates))
     moment = np.zeros((horizon, num_channels, num_candidates))
     count = np.zeros((horizon, num_channels))
@@ -180,6 +220,12 @@ def least_squares_mix(
         index = np.where(observed, t[:, None], -1)
         index = np.maximum.accumulate(index, axis=0)  # last observed step, -1: none yet
         filled = np.where(index >= 0, np.take_along_axis(series, np.maximum(index, 0), 0), 0.0)
+        if level_period is not None:
+            steps = np.ones(num_timesteps) if dt is None else np.asarray(dt)[:num_timesteps]
+            level, _ = running_level(
+                jnp.asarray(filled, jnp.float32), jnp.asarray(steps), level_period, index >= 0
+            )
+            level = np.asarray(level, np.float64)
         for k in range(1, horizon + 1):
             origins = np.arange(first, num_timesteps - k)
             if origins.size == 0:
@@ -187,6 +233,8 @@ def least_squares_mix(
             last = filled[origins]  # (N, C)
             cands = [filled[origins - int(back[k - 1])] for back in backs]
             cands.append(np.zeros_like(last))
+            if level_period is not None:
+                cands.append(level[origins])
             diff = np.stack(cands, axis=-1) - last[..., None]  # (N, C, J)
             target = series[origins + k] - last  # (N, C)
             ok = ~np.isnan(target)

@@ -33,8 +33,10 @@ class TrainConfig:
             training range about once (at least 8, a multiple of 4).
         batch_size: Segments per batch, drawn across series.
         segment_length: Length of each training segment (cut to the training range).
-        learning_rate: Peak learning rate of the AdamW group.
-        ssm_learning_rate: Peak learning rate of the SSM group (no weight decay).
+        learning_rate: Peak learning rate of the AdamW group. ``SSMForecaster`` passes its
+            own (6e-3 by default, measured on its accuracy benchmark), not this default.
+        ssm_learning_rate: Peak learning rate of the SSM group (no weight decay);
+            ``SSMForecaster`` passes a third of its ``learning_rate``.
         weight_decay: AdamW weight decay on matrices (not on biases, norms or SSM params).
         warmup_fraction: Share of all steps spent warming the learning rate up from 0.
         final_lr_ratio: Learning rate at the end of the cosine decay, relative to the peak.
