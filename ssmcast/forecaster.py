@@ -46,6 +46,7 @@ from ssmcast.data import (
     to_panel,
 )
 from ssmcast.models import MODEL_NAMES, build_model, ensemble_pass
+from ssmcast.models._heads import NormalHead
 from ssmcast.models._network import LEVEL_INPUTS
 from ssmcast.models._seasonal import least_squares_mix
 
@@ -160,7 +161,10 @@ class SSMForecaster(BaseForecaster):
             :class:`~ssmcast.base.FitMeta` and the model's ``SSMState`` (network, recurrent
             state, last forecast, scalers, training record).
         history_: Training and validation loss per epoch.
-        best_epoch_: The epoch whose parameters were kept.
+        best_epoch_: The epoch whose parameters were kept (the latest over the members); -1
+            when every member kept its untrained network, the least-squares seasonal base
+            with the base's own spread, because no epoch scored better on the validation
+            tail.
         cutoff_: The last timestamp seen (``fit`` or ``update``).
         freq_: The data's frequency (a pandas offset).
         layout_: How forecasts are rebuilt in the caller's layout.
@@ -245,7 +249,9 @@ class SSMForecaster(BaseForecaster):
 
     history_ = fitted_attribute("history", "Training and validation loss per epoch.", part="state")
     best_epoch_ = fitted_attribute(
-        "best_epoch", "The epoch whose parameters were kept.", part="state"
+        "best_epoch",
+        "The epoch whose parameters were kept (the latest over the members; -1: the base).",
+        part="state",
     )
     scaler_ = fitted_attribute("scaler", "The target scaling statistics.", part="state")
     input_dim_ = fitted_attribute("input_dim", "Network inputs.", part="state")
@@ -392,18 +398,30 @@ class SSMForecaster(BaseForecaster):
             )
             for member_seed in _member_seeds(seed, self.ensemble_size)
         ]
+        fallback = None
         if networks[0].base is not None:  # start from the best blend of naive forecasts
             targets = x[..., : panel.num_channels]
             end = x.shape[1] - training.validation_steps(
                 ~np.isnan(targets), self.validation_fraction
             )
             level_period = networks[0].level_period if networks[0].base_level else None
-            mix = least_squares_mix(
-                seasons, self.horizon, targets, end, level_period=level_period, dt=panel.dt()
+            mix, spread = least_squares_mix(
+                seasons,
+                self.horizon,
+                targets,
+                end,
+                level_period=level_period,
+                dt=panel.dt(),
+                return_spread=True,
             )
             mix = jnp.asarray(mix)
             for network in networks:
                 network.base.mix[...] = mix
+            # the fitted base with its own spread: training keeps it unless it does better
+            fallback = [nnx.clone(network) for network in networks]
+            for network in fallback:
+                if isinstance(network.head, NormalHead):
+                    network.head.start_spread(spread)
         longest = max((0, *seasons))
         segment_length = self.segment_length or min(max(256, 3 * longest), 1024)
         config = training.TrainConfig(
@@ -421,7 +439,9 @@ class SSMForecaster(BaseForecaster):
             progress=self.progress,
         )
         try:
-            result = training.fit_ensemble(networks, x, panel.dt(), mask, config=config, mesh=mesh)
+            result = training.fit_ensemble(
+                networks, x, panel.dt(), mask, config=config, mesh=mesh, fallback=fallback
+            )
         except training.TrainingDivergedError as err:
             warnings.warn(
                 f"{err} The model keeps the best parameters seen before that.",

@@ -13,6 +13,7 @@ import math
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,8 +151,15 @@ def test_least_squares_mix_with_the_running_level_matches_lstsq_on_a_loop_built_
     y[:3] = np.nan  # the average begins at the first observation
     dt = rng.choice([1.0, 1.0, 2.0], size=300)
     seasons, horizon, end, period = (6,), 3, 280, 6
-    mix = least_squares_mix(
-        seasons, horizon, y[None, :, None], end, ridge=0.0, level_period=period, dt=dt
+    mix, spread = least_squares_mix(
+        seasons,
+        horizon,
+        y[None, :, None],
+        end,
+        ridge=0.0,
+        level_period=period,
+        dt=dt,
+        return_spread=True,
     )
     filled = pd.Series(y).ffill().fillna(0.0).to_numpy()
     level, mean, weight = np.zeros(300), 0.0, 0.0
@@ -171,3 +179,74 @@ def test_least_squares_mix_with_the_running_level_matches_lstsq_on_a_loop_built_
             targets.append(y[origin + k] - last)
         expected = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
         np.testing.assert_allclose(mix[k - 1, :, 0], expected, rtol=1e-3, atol=1e-4)
+        # and the spread is the root mean square error of that base
+        residuals = np.array(targets) - np.array(rows) @ expected
+        np.testing.assert_allclose(spread[k - 1, 0], np.sqrt(np.mean(residuals**2)), rtol=1e-3)
+
+
+def test_a_head_starts_at_the_spread_it_is_given_where_finite():
+    from ssmcast.models._heads import NormalHead
+
+    head = NormalHead(4, horizon=3, output_dim=2, rngs=nnx.Rngs(0))
+    before = np.asarray(head(jnp.ones((1, 4)), jnp.zeros((1, 2))).scale[0])
+    spread = np.array([[0.05, np.nan], [0.1, 0.3], [0.2, 0.5]])
+    head.start_spread(spread)
+    after = np.asarray(head(jnp.ones((1, 4)), jnp.zeros((1, 2))).scale[0])
+    finite = np.isfinite(spread)
+    np.testing.assert_allclose(after[finite], spread[finite], rtol=1e-5)
+    np.testing.assert_allclose(after[~finite], before[~finite], rtol=1e-6)
+
+
+def _scripted(monkeypatch, losses):
+    from ssmcast.training import _fit as fit_module
+
+    scripted = iter(losses)
+    monkeypatch.setattr(
+        fit_module, "evaluate_members", lambda *a, **k: np.asarray(next(scripted), np.float32)
+    )
+
+
+def test_a_member_keeps_its_fallback_unless_an_epoch_scores_better(monkeypatch):
+    # Scripted validation losses for two members: the first line scores the fallbacks.
+    # Member 0 never beats its fallback and keeps it; member 1 beats it at epoch 1.
+    _scripted(monkeypatch, [[0.5, 0.5], [0.6, 0.7], [0.7, 0.4], [0.8, 0.45], [0.9, 0.5]])
+    models, fallback = [_model(0), _model(1)], [_model(2), _model(3)]
+    config = TrainConfig(
+        epochs=4, steps_per_epoch=2, batch_size=2, segment_length=24, progress=False
+    )
+    result = fit_ensemble(models, _sine(), config=config, fallback=fallback)
+    assert result.best_epoch == 1  # the latest of the members' best epochs
+    kept = [jax.tree.map(lambda leaf, i=i: leaf[i], result.params) for i in range(2)]
+    for a, b in zip(
+        jax.tree.leaves(kept[0]), jax.tree.leaves(nnx.state(fallback[0], nnx.Param)), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    changed = jax.tree.leaves(kept[1])
+    original = jax.tree.leaves(nnx.state(fallback[1], nnx.Param))
+    assert not all(np.array_equal(a, b) for a, b in zip(changed, original, strict=True))
+
+
+@pytest.mark.parametrize(
+    "losses, best, epochs",
+    [
+        ([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.35, 0.3, 0.25, 0.2], 9, 10),  # beats it at the end
+        ([0.5, 0.6, 0.6, 0.6, 0.4, 0.4], -1, 4),  # stops as it would alone, keeps the fallback
+    ],
+)
+def test_a_better_fallback_does_not_stop_training_early(monkeypatch, losses, best, epochs):
+    _scripted(monkeypatch, [[0.3], *[[v] for v in losses]])
+    config = TrainConfig(
+        epochs=10, steps_per_epoch=2, batch_size=2, segment_length=24, patience=3, progress=False
+    )
+    result = fit_ensemble([_model(0)], _sine(), config=config, fallback=[_model(1)])
+    assert result.best_epoch == best
+    assert len(result.history["val_loss"]) == epochs
+
+
+def test_a_fallback_must_match_the_members():
+    config = TrainConfig(epochs=1, steps_per_epoch=2, batch_size=2, segment_length=24)
+    other = build_model("s5", input_dim=1, output_dim=1, horizon=4, rngs=nnx.Rngs(0), **TINY)
+    with pytest.raises(ValueError, match="'fallback' must hold one network per member"):
+        fit_ensemble([_model(0), _model(1)], _sine(), config=config, fallback=[_model(2)])
+    with pytest.raises(ValueError, match="'fallback'"):
+        fit_ensemble([_model(0)], _sine(), config=config, fallback=[other])

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
@@ -587,25 +588,40 @@ def test_a_model_saved_in_format_4_loads_without_a_running_level_in_its_base():
     np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
 
 
-def test_a_new_model_starts_its_base_from_a_mix_with_the_running_level(monkeypatch):
+def test_a_new_model_starts_from_the_least_squares_base_and_falls_back_to_it(monkeypatch):
     import ssmcast.forecaster as module
+    from ssmcast import training
 
-    calls = []
+    starts, fits = [], []
 
-    def spy(*args, **kwargs):
-        calls.append((args, kwargs))
-        return module_mix(*args, **kwargs)
+    def spy_mix(*args, **kwargs):
+        starts.append((args, kwargs, module_mix(*args, **kwargs)))
+        return starts[-1][-1]
 
-    module_mix = module.least_squares_mix
-    monkeypatch.setattr(module, "least_squares_mix", spy)
+    def spy_fit(models, *args, fallback=None, **kwargs):
+        fits.append(([nnx.clone(m) for m in models], fallback))
+        return module_fit(models, *args, fallback=fallback, **kwargs)
+
+    module_mix, module_fit = module.least_squares_mix, training.fit_ensemble
+    monkeypatch.setattr(module, "least_squares_mix", spy_mix)
+    monkeypatch.setattr(training, "fit_ensemble", spy_fit)
     y = temperature()
-    f = SSMForecaster("s5", 6, random_state=0, **TINY).fit(y)
-    ((args, kwargs),) = calls
+    f = SSMForecaster("s5", 6, random_state=0, **{**TINY, "ensemble_size": 2}).fit(y)
+    ((args, kwargs, (mix, spread)),) = starts
     assert args[0] == (24, 168) and kwargs["level_period"] == 24  # the shortest season
     np.testing.assert_array_equal(kwargs["dt"], np.ones(len(y)))
+    assert mix.shape == (6, 4, 1)  # two seasons, the mean level and the running level
     assert f.fitted_.state.base_level
-    mix = nnx.state(nnx.merge(f.fitted_.state.graphdef, f.fitted_.state.params))["base"]["mix"]
-    assert mix.shape[-2] == 4  # two seasons, the mean level and the running level
+    ((members, fallback),) = fits
+    assert len(fallback) == len(members) == 2
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(400, members[0].input_dim)), jnp.float32)
+    for member, back in zip(members, fallback, strict=True):
+        np.testing.assert_array_equal(member.base.mix[...], mix)  # training starts at the mix
+        np.testing.assert_array_equal(back.base.mix[...], mix)
+        a, b = member(x), back(x)
+        np.testing.assert_allclose(a.loc, b.loc, rtol=1e-6)  # both forecast the base...
+        np.testing.assert_allclose(b.scale[-1], spread, rtol=1e-4)  # ...with its own spread
+        assert not np.allclose(a.scale[-1], spread, rtol=1e-2)  # not where training starts
 
 
 @pytest.mark.parametrize("level_input", ["local", "both"])

@@ -99,6 +99,25 @@ class NormalHead(PointHead):
             rngs=rngs,
         )
 
+    def start_spread(self, spread) -> None:
+        """Set the scale an untrained head forecasts to ``spread (horizon, output_dim)``.
+
+        Entries that are not finite keep their scale; the weights on the features stay as
+        they are (zero at initialisation, so every step then forecasts exactly ``spread``).
+
+        Examples:
+            >>> import jax.numpy as jnp
+            >>> from flax import nnx
+            >>> head = NormalHead(4, horizon=2, output_dim=1, rngs=nnx.Rngs(0))
+            >>> head.start_spread(jnp.array([[0.5], [jnp.nan]]))
+            >>> head(jnp.ones((1, 4)), jnp.zeros((1, 1))).scale[0, :, 0].round(3).tolist()
+            [0.5, 0.283]
+        """
+        s0 = jnp.maximum(jnp.asarray(spread, jnp.float32) - self.min_scale, 1e-3)
+        bias = (s0 + jnp.log(-jnp.expm1(-s0))).reshape(-1)
+        old = self.scale.bias[...]
+        self.scale.bias[...] = jnp.where(jnp.isfinite(bias), bias, old)
+
     def __call__(self, h, base) -> Forecast:
         """Forecast from features ``h (..., dim)`` around ``base`` (see :meth:`_located`)."""
         raw = self.scale(h).reshape(*h.shape[:-1], self.horizon, self.output_dim)

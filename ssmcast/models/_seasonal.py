@@ -171,6 +171,7 @@ def least_squares_mix(
     *,
     level_period: int | None = None,
     dt: np.ndarray | None = None,
+    return_spread: bool = False,
 ) -> np.ndarray:
     """The base's mix that best forecasts ``values`` before ``end``, by least squares.
 
@@ -192,11 +193,14 @@ def least_squares_mix(
             too (the last one), as in a base with ``running_level=True``.
         dt: Time gap before each step, ``(num_timesteps,)``, for the running level; every
             gap 1 when None.
+        return_spread: Also return the root mean square error of that base over the same
+            origins, ``(horizon, num_channels)`` (NaN where a lead has too few targets): a
+            normal head can start its scale there (:meth:`NormalHead.start_spread`).
 
     Returns:
         The mix ``(horizon, num_candidates, num_channels)`` (float32): the seasons, the mean
         level, then the running level with ``level_period``; zeros (persistence) where a lead
-        has too few targets.
+        has too few targets. With ``return_spread``, ``(mix, spread)``.
 
     Examples:
         >>> import numpy as np
@@ -212,6 +216,7 @@ def least_squares_mix(
     gram = np.zeros((horizon, num_channels, num_candidates, num_candidates))
     moment = np.zeros((horizon, num_channels, num_candidates))
     count = np.zeros((horizon, num_channels))
+    squares = np.zeros((horizon, num_channels))  # of the targets, for the residuals' spread
     first = max((0, *seasons))
     t = np.arange(num_timesteps)
     backs = [np.asarray(lead_lags(season, horizon)) for season in seasons]
@@ -242,15 +247,22 @@ def least_squares_mix(
             target = np.where(ok, target, 0.0)
             gram[k - 1] += np.einsum("ncj,nci->cji", diff, diff)
             moment[k - 1] += np.einsum("ncj,nc->cj", diff, target)
+            squares[k - 1] += np.sum(target**2, axis=0)
             count[k - 1] += ok.sum(axis=0)
     mix = np.zeros((horizon, num_candidates, num_channels), np.float32)
+    spread = np.full((horizon, num_channels), np.nan)
     for k in range(horizon):
         for c in range(num_channels):
             if count[k, c] < 10 * num_candidates:
                 continue
             a = gram[k, c]
             penalty = ridge * max(np.trace(a) / num_candidates, 1e-12)
-            mix[k, :, c] = np.linalg.solve(a + penalty * np.eye(num_candidates), moment[k, c])
+            w = np.linalg.solve(a + penalty * np.eye(num_candidates), moment[k, c])
+            mix[k, :, c] = w
+            residual = squares[k, c] - 2 * w @ moment[k, c] + w @ a @ w
+            spread[k, c] = np.sqrt(max(residual, 0.0) / count[k, c])
+    if return_spread:
+        return mix, spread
     return mix
 
 

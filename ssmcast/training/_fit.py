@@ -421,7 +421,14 @@ def _stack(trees):
 
 
 def fit_ensemble(
-    models, x, dt=None, mask=None, *, config: TrainConfig | None = None, mesh=None
+    models,
+    x,
+    dt=None,
+    mask=None,
+    *,
+    config: TrainConfig | None = None,
+    mesh=None,
+    fallback=None,
 ) -> TrainResult:
     """Train networks of one architecture together, as one vmapped computation.
 
@@ -446,6 +453,12 @@ def fit_ensemble(
             parameters are replicated and XLA sums the gradients. None, or a mesh of one
             device in one process, trains on one device. Under :func:`jax.distributed`
             every process passes the same (global) arrays.
+        fallback: Networks of the same architecture, one per member, scored on the
+            validation tail before training (as epoch -1): a member whose best epoch scores
+            worse keeps its fallback instead. It does not change when training stops. For
+            example the untrained network whose head's spread is its base's own error, so
+            that training must beat the base it starts from (what ``SSMForecaster`` does).
+            Ignored without a validation tail.
 
     Returns:
         A :class:`TrainResult` whose ``params`` hold each member's best parameters stacked on
@@ -516,6 +529,15 @@ def fit_ensemble(
         raise ValueError("The members of an ensemble must share one architecture.")
     params = _stack([p for _, p, _ in splits])
     rest = _stack([r for _, _, r in splits])
+    fallback_params = None
+    if fallback is not None:
+        fallback = list(fallback)
+        fallback_splits = [_split_model(model) for model in fallback]
+        if len(fallback) != len(models) or any(g != split_graphdef for g, _, _ in fallback_splits):
+            raise ValueError(
+                "'fallback' must hold one network per member, of the members' architecture."
+            )
+        fallback_params = _stack([p for _, p, _ in fallback_splits])
     total_steps = config.epochs * steps
     opt_state = jax.vmap(functools.partial(init_opt_state, config))(params)
     ok = jnp.ones(num_members, bool)
@@ -525,12 +547,12 @@ def fit_ensemble(
     step_fns = (train_members, evaluate_members)
     if parallel:
         step_fns = sharded_steps(mesh)
-        params, opt_state, ok, rest, hyper = put_replicated(
-            (params, opt_state, ok, rest, hyper), mesh
+        params, opt_state, ok, rest, hyper, fallback_params = put_replicated(
+            (params, opt_state, ok, rest, hyper, fallback_params), mesh
         )
     elif mesh is not None:  # one device: the plain path, on that device
-        params, opt_state, ok, rest, hyper = jax.device_put(
-            (params, opt_state, ok, rest, hyper), mesh.devices[0]
+        params, opt_state, ok, rest, hyper, fallback_params = jax.device_put(
+            (params, opt_state, ok, rest, hyper, fallback_params), mesh.devices[0]
         )
     static = dict(graphdef=split_graphdef, config=_optimizer_config(config), loss=loss)
     batch_size = padded_batch_size(config.batch_size, mesh) if parallel else config.batch_size
@@ -570,8 +592,24 @@ def fit_ensemble(
             np.where(improved, 0, bad_epochs + 1),
         )
 
+    # with a validation tail, the fallback is scored first; it does not stop training early
+    # but replaces, at the end, a member's best epoch that scored worse
+    initial, fallback_score = params, None
+    if fallback_params is not None and num_val:
+        fallback_score = np.asarray(
+            step_fns[1](
+                fallback_params,
+                rest,
+                *val_data,
+                val_origin,
+                graphdef=split_graphdef,
+                loss=loss,
+                batch_size=config.batch_size,
+            )
+        )
+        fallback_score = np.where(np.isfinite(fallback_score), fallback_score, np.inf)
+        initial = fallback_params
     # (params, score, epoch, epochs without improving) of each member's best epoch so far
-    initial = params
     best = (
         params,
         np.full(num_members, np.inf),
@@ -670,7 +708,11 @@ def fit_ensemble(
     # the last ``half`` epochs, judged on the part of their window that exists
     for back in range(min(half, len(scores)), 0, -1):
         best = judge(len(scores) - back, recent[-back], best)
-    best_params, _, best_epoch, _ = best
+    best_params, best_score, best_epoch, _ = best
+    if fallback_score is not None:
+        kept = fallback_score < best_score
+        best_params = _select(kept, fallback_params, best_params)
+        best_epoch = np.where(kept, -1, best_epoch)
     if config.progress:
         bar.close()
     if parallel:  # the fitted network serves from the default device
