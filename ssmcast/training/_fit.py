@@ -468,8 +468,8 @@ def fit_ensemble(
     Raises:
         ValueError: If the arrays or settings are invalid.
         TrainingDivergedError: If a loss or gradient is NaN or infinite; its ``result`` holds
-            the best parameters seen by every member (the initial ones for a member with
-            none).
+            the best parameters seen by every member (for a member with none, its fallback
+            when one was scored, else its initial ones).
 
     Examples:
         >>> import numpy as np
