@@ -592,13 +592,11 @@ def fit_ensemble(
             np.where(improved, 0, bad_epochs + 1),
         )
 
-    # with a validation tail, the fallback is scored first; it does not stop training early
-    # but replaces, at the end, a member's best epoch that scored worse
-    initial, fallback_score = params, None
-    if fallback_params is not None and num_val:
-        fallback_score = np.asarray(
+    def validate(candidate):
+        """Each member's loss on the validation tail, as a host array."""
+        return np.asarray(
             step_fns[1](
-                fallback_params,
+                candidate,
                 rest,
                 *val_data,
                 val_origin,
@@ -607,6 +605,12 @@ def fit_ensemble(
                 batch_size=config.batch_size,
             )
         )
+
+    # with a validation tail, the fallback is scored first; it does not stop training early
+    # but replaces, at the end, a member's best epoch that scored worse
+    initial, fallback_score = params, None
+    if fallback_params is not None and num_val:
+        fallback_score = validate(fallback_params)
         fallback_score = np.where(np.isfinite(fallback_score), fallback_score, np.inf)
         initial = fallback_params
     # (params, score, epoch, epochs without improving) of each member's best epoch so far
@@ -662,17 +666,7 @@ def fit_ensemble(
         # what this epoch offers: the last step's parameters, or their running average
         offered = params if average is None else average(opt_state)
         if num_val:
-            val_loss = np.asarray(
-                step_fns[1](
-                    offered,
-                    rest,
-                    *val_data,
-                    val_origin,
-                    graphdef=split_graphdef,
-                    loss=loss,
-                    batch_size=config.batch_size,
-                )
-            )
+            val_loss = validate(offered)
         ok_host = np.asarray(ok)
         if not ok_host.all() or (num_val and not np.isfinite(val_loss).all()):
             member = int(np.argmin(ok_host & np.isfinite(val_loss) if num_val else ok_host))
