@@ -122,3 +122,45 @@ def test_unknown_names_are_refused(option, capsys):
     with pytest.raises(SystemExit):
         accuracy.main(option)
     assert "unknown" in capsys.readouterr().err
+
+
+def test_holdout_series_are_new_and_load_on_a_regular_grid():
+    names = [t.name for t in accuracy.HOLDOUT]
+    assert len(set(names)) == len(names)
+    assert not set(names) & {t.name for t in accuracy.TASKS}
+    for task in accuracy.HOLDOUT:
+        y = task.load()
+        assert y.index.freq is not None, task.name
+        assert y.notna().sum() > 20 * task.horizon, task.name
+        assert len(accuracy.origins(y, task.horizon)) >= 10, task.name
+
+
+def test_holdout_runs_only_its_own_series(capsys):
+    with pytest.raises(SystemExit):
+        accuracy.main(["--holdout", "--tasks", TASK.name])
+    assert "unknown" in capsys.readouterr().err
+
+
+def test_holdout_report_shows_the_held_out_series(smoke, tmp_path):
+    held = accuracy.HOLDOUT[7]  # seattle_weather/temp_min: the smoke task's dataset
+    path = tmp_path / "holdout.csv"
+    pd.read_csv(smoke).assign(task=held.name).to_csv(path, index=False)
+    text = accuracy.report(path, tmp_path / "report.txt", None, task_set=accuracy.HOLDOUT)
+    assert "python benchmarks/accuracy.py --holdout" in text
+    assert f"| contestant | {held.name} |" in text
+    assert "ssmcast s5 beats SeasonalNaive (MASE) on" in text and "of 1 series" in text
+    assert TASK.name not in text
+
+
+@pytest.mark.parametrize("freq", ["W-SAT", "MS", "h"])
+def test_peer_forecasts_count_leads_in_steps_of_any_frequency(freq):
+    y = pd.Series(np.arange(40.0), pd.date_range("2020-01-04", periods=40, freq=freq), name="y")
+    positions = accuracy.origins(y, 3)
+    rows = [(y.index[p], p + k, k) for p in positions for k in (1, 2, 3)]
+    stamps = pd.date_range(y.index[0], periods=positions[-1] + 4, freq=freq)
+    cutoffs, targets, leads = zip(*rows, strict=True)
+    cv = pd.DataFrame({"cutoff": cutoffs, "ds": stamps[list(targets)], "M": np.array(leads, float)})
+    out = accuracy._peer_forecasts(cv, "M", y, positions, "M", lambda q: "M")
+    np.testing.assert_array_equal(out["lead"], out["yhat"].astype(int))
+    assert set(out["lead"]) == {1, 2, 3}
+    assert out["ds"].max() <= y.index[-1]
