@@ -67,6 +67,8 @@ class SSMState(NamedTuple):
         level_input: How the network reads the targets (``"absolute"``, ``"local"`` or
             ``"both"``; see :class:`~ssmcast.models.ForecastNetwork`).
         base_level: Whether the seasonal base has the running level as a candidate.
+        base_change: Whether the seasonal base has the last value plus its last change as a
+            candidate.
         scale_factor: Per-lead factor ``(horizon,)`` on the network's forecast spread, from
             the calibration at fit; None for none.
         tracker: The online calibration that moves the factors per series, lead and channel
@@ -94,6 +96,7 @@ class SSMState(NamedTuple):
     staleness: bool = False
     level_input: str = "absolute"
     base_level: bool = False
+    base_change: bool = False
     scale_factor: np.ndarray | None = None
     seed: int | None = None
     devices: tuple = ()

@@ -56,7 +56,7 @@ FORMAT = "ssmcast-model"
 # 2: seasonal base, staleness input, calibration, ensembles; 3: online calibration;
 # 4: the level input (a format-4 network may read a running level that older readers lack);
 # 5: the running level as a candidate of the seasonal base
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name: its
 # fitted state, and the parameters that reproduce that model when it is cloned and refitted
 _FORMAT_1 = {"seasons": [], "staleness": False, "scale_factor": None, "members": None}
@@ -74,6 +74,8 @@ _FORMAT_2_PARAMS = {"calibration_rate": 0.0}
 _FORMAT_3 = {"level_input": "absolute"}
 # a model of format 4 or older had no running level in its seasonal base
 _FORMAT_4 = {"base_level": False}
+# a model of format 5 or older had no last-change candidate in its seasonal base
+_FORMAT_5 = {"base_change": False}
 _MEMBERS = ("params", "state")
 
 
@@ -395,6 +397,7 @@ class SSMForecaster(BaseForecaster):
                 staleness=bool(self.staleness),
                 level_input=self.level_input,
                 base_level=True,
+                base_change=True,
             )
             for member_seed in _member_seeds(seed, self.ensemble_size)
         ]
@@ -412,6 +415,7 @@ class SSMForecaster(BaseForecaster):
                 end,
                 level_period=level_period,
                 dt=panel.dt(),
+                last_change=networks[0].base_change,
                 return_spread=True,
             )
             mix = jnp.asarray(mix)
@@ -483,6 +487,7 @@ class SSMForecaster(BaseForecaster):
             staleness=bool(self.staleness),
             level_input=self.level_input,
             base_level=networks[0].base_level,
+            base_change=networks[0].base_change,
             scale_factor=factor,
             seed=seed,
             devices=devices,
@@ -522,6 +527,7 @@ class SSMForecaster(BaseForecaster):
         staleness: bool,
         level_input: str,
         base_level: bool,
+        base_change: bool,
     ):
         return build_model(
             self.model,
@@ -536,6 +542,7 @@ class SSMForecaster(BaseForecaster):
             staleness=staleness,
             level_input=level_input,
             base_level=base_level,
+            base_change=base_change,
             rngs=nnx.Rngs(seed),
         )
 
@@ -671,6 +678,7 @@ class SSMForecaster(BaseForecaster):
             "staleness": bool(state.staleness),
             "level_input": state.level_input,
             "base_level": bool(state.base_level),
+            "base_change": bool(state.base_change),
             "members": num_members_of(state.params),
             "scale_factor": None
             if state.scale_factor is None
@@ -722,6 +730,8 @@ class SSMForecaster(BaseForecaster):
                 fitted, params = {**_FORMAT_3, **fitted}, {**_FORMAT_3, **params}
             if config["format_version"] <= 4:
                 fitted = {**_FORMAT_4, **fitted}
+            if config["format_version"] <= 5:
+                fitted = {**_FORMAT_5, **fitted}
             # saved before outliers were clipped: its scaler reads every value as it is
             params = {"clip_outliers": None, **params}
             forecaster = cls(**params)
@@ -742,6 +752,7 @@ class SSMForecaster(BaseForecaster):
         staleness = bool(fitted["staleness"])
         level_input = str(fitted["level_input"])
         base_level = bool(fitted["base_level"])
+        base_change = bool(fitted["base_change"])
         # format 1 stored one network without a member axis; it becomes an ensemble of one
         stacked = fitted["members"] is not None
         size = int(fitted["members"]) if stacked else 1
@@ -757,6 +768,7 @@ class SSMForecaster(BaseForecaster):
                 staleness=staleness,
                 level_input=level_input,
                 base_level=base_level,
+                base_change=base_change,
             )
 
         # the size the config names against the weights stored: first a lower bound (every
@@ -821,6 +833,7 @@ class SSMForecaster(BaseForecaster):
             staleness=staleness,
             level_input=level_input,
             base_level=base_level,
+            base_change=base_change,
             scale_factor=None if factor is None else _finite_factor(factor, self.horizon),
             devices=training.resolve_devices(None),
             tracker=tracker,

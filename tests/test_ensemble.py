@@ -184,6 +184,35 @@ def test_least_squares_mix_with_the_running_level_matches_lstsq_on_a_loop_built_
         np.testing.assert_allclose(spread[k - 1, 0], np.sqrt(np.mean(residuals**2)), rtol=1e-3)
 
 
+def test_least_squares_mix_with_the_last_change_matches_lstsq_on_a_loop_built_design():
+    # The last change counts only where the step and the one before it are observed: not
+    # across the gap, nor at the first observation after it.
+    rng = np.random.default_rng(2)
+    t = np.arange(300)
+    y = np.sin(2 * np.pi * t / 8) + np.cumsum(0.2 * rng.normal(size=300))  # a local trend
+    y[60:70] = np.nan
+    y[100] = np.nan
+    seasons, horizon, end = (8,), 4, 290
+    mix = least_squares_mix(seasons, horizon, y[None, :, None], end, ridge=0.0, last_change=True)
+    assert mix.shape == (horizon, 3, 1)
+    filled = pd.Series(y).ffill().to_numpy()
+    observed = ~np.isnan(y)
+    for k in range(1, horizon + 1):
+        rows, targets = [], []
+        for origin in range(max(seasons), end - k):
+            if np.isnan(y[origin + k]):
+                continue
+            last = filled[origin]
+            back = 8 * math.ceil(k / 8) - k
+            both = observed[origin] and observed[origin - 1]
+            change = last - filled[origin - 1] if both else 0.0
+            rows.append([filled[origin - back] - last, 0.0 - last, change])
+            targets.append(y[origin + k] - last)
+        expected = np.linalg.lstsq(np.array(rows), np.array(targets), rcond=None)[0]
+        np.testing.assert_allclose(mix[k - 1, :, 0], expected, rtol=1e-3, atol=1e-4)
+    assert mix[0, 2, 0] > 0.1  # the trend is worth a weight at the first lead
+
+
 def test_a_head_starts_at_the_spread_it_is_given_where_finite():
     from ssmcast.models._heads import NormalHead
 

@@ -588,6 +588,21 @@ def test_a_model_saved_in_format_4_loads_without_a_running_level_in_its_base():
     np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
 
 
+def test_a_model_saved_in_format_5_loads_without_the_last_change_in_its_base():
+    # Written before the last change joined the seasonal base (format 5, with the running
+    # level): it loads with the base it was trained with, and forecasts and follows updates
+    # exactly as it did.
+    expected = json.loads((DATA / "s5-format5.json").read_text())
+    g = SSMForecaster.load(DATA / "s5-format5.ssmcast")
+    assert str(g.cutoff_) == expected["cutoff"]
+    assert g.fitted_.state.base_level and not g.fitted_.state.base_change
+    np.testing.assert_allclose(g.predict(horizon=9).to_numpy(), expected["predict"], rtol=1e-6)
+    np.testing.assert_allclose(g.predict_quantiles([0.1, 0.9]), expected["q"], rtol=1e-6)
+    december = datasets.load("beijing")["TEMP"].loc["2014-12-01":"2014-12-01 23:00"]
+    after = g.update(december).predict_quantiles([0.1, 0.9])
+    np.testing.assert_allclose(after, expected["q_after_update"], rtol=1e-5, atol=1e-5)
+
+
 def test_a_new_model_starts_from_the_least_squares_base_and_falls_back_to_it(monkeypatch):
     import ssmcast.forecaster as module
     from ssmcast import training

@@ -287,13 +287,15 @@ def test_seasonal_base_matches_a_numpy_loop():
 
 @pytest.fixture(
     scope="module",
-    params=[(m, lv, False) for m in MODEL_NAMES for lv in ("local", "both")]
-    + [(m, "absolute", True) for m in MODEL_NAMES]
-    + [("s5", "local", True)],
+    params=[(m, lv, False, False) for m in MODEL_NAMES for lv in ("local", "both")]
+    + [(m, "absolute", True, False) for m in MODEL_NAMES]
+    + [(m, "absolute", True, True) for m in MODEL_NAMES]
+    + [("s5", "local", True, False), ("s5", "local", False, True)],
 )
 def level_network(request):
-    """A network that reads the targets' running level or has it in its seasonal base."""
-    name, level_input, base_level = request.param
+    """A network that reads the targets' running level or has it (or the last change) in
+    its seasonal base."""
+    name, level_input, base_level, base_change = request.param
     model = build_model(
         name,
         input_dim=INPUT_DIM,
@@ -303,10 +305,11 @@ def level_network(request):
         staleness=True,
         level_input=level_input,
         base_level=base_level,
+        base_change=base_change,
         rngs=nnx.Rngs(0),
         **SMALL,
     )
-    assert model.base.num_candidates == 2 + base_level
+    assert model.base.num_candidates == 2 + base_level + base_change
     return _perturb(model)
 
 
@@ -352,6 +355,39 @@ def test_the_base_level_candidate_is_the_running_level():
     np.testing.assert_allclose(
         base, np.broadcast_to(np.asarray(level)[:, None], base.shape), atol=1e-6
     )
+
+
+def test_the_base_change_candidate_is_the_last_value_plus_its_last_change():
+    # A base whose only weight is on the last change forecasts y[t] + (y[t] - y[t-1]) where
+    # both steps are observed and y[t] elsewhere, in parallel and in recurrent mode alike.
+    model = build_model(
+        "s5",
+        input_dim=INPUT_DIM,
+        output_dim=OUTPUT_DIM,
+        horizon=HORIZON,
+        seasons=(4,),
+        base_change=True,
+        rngs=nnx.Rngs(0),
+        **SMALL,
+    )
+    mix = np.zeros((HORIZON, 3, OUTPUT_DIM), np.float32)
+    mix[:, 2] = 1.0
+    model.base.mix[...] = jnp.asarray(mix)
+    # the heads start at zero: the untrained network forecasts its base
+    x, dt, mask = _inputs(7)
+    mask = np.asarray(mask)
+    assert (mask[1:] & mask[:-1]).any() and (~mask).any()
+    expected = np.zeros((T, OUTPUT_DIM), np.float32)
+    last = np.zeros(OUTPUT_DIM, np.float32)
+    for t in range(T):  # a loop: the forward fill and the change where both steps are seen
+        previous = last
+        last = np.where(mask[t], np.asarray(x[t, :OUTPUT_DIM]), last)
+        both = mask[t] & mask[t - 1] if t > 0 else np.zeros(OUTPUT_DIM, bool)
+        expected[t] = last + np.where(both, last - previous, 0.0)
+    want = np.broadcast_to(expected[:, None], (T, HORIZON, OUTPUT_DIM))
+    np.testing.assert_allclose(jax.jit(model)(x, dt, mask).loc, want, atol=1e-5)
+    _, stepped = jax.jit(lambda *a: _steps(model, *a))(x, dt, mask)
+    np.testing.assert_allclose(stepped.loc, want, atol=1e-5)
 
 
 def test_a_base_level_candidate_needs_the_level():

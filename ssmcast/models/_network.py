@@ -12,7 +12,12 @@ from ssmcast.layers._inputs import sequence_dt, step_dt
 from ssmcast.models._distributions import Forecast
 from ssmcast.models._heads import make_head
 from ssmcast.models._level import init_level, level_step, running_level
-from ssmcast.models._seasonal import SeasonalBase, staleness, time_since_observed
+from ssmcast.models._seasonal import (
+    SeasonalBase,
+    last_step_change,
+    staleness,
+    time_since_observed,
+)
 
 
 class ForecastNetwork(nnx.Module):
@@ -42,7 +47,8 @@ class ForecastNetwork(nnx.Module):
 
     With ``base_level`` (and a base), the running level is also a candidate of the base: the
     recent level, which follows a shift the training mean (the base's mean-level candidate)
-    cannot.
+    cannot. With ``base_change``, so is the last value plus its change over the last step
+    (where both steps are observed): a local trend, weighted per lead.
 
     A step whose targets are all missing is a missing step for the sequence layers: its input
     is zeroed and the SSM states only decay (linear) or hold (selective); attention does not
@@ -65,6 +71,8 @@ class ForecastNetwork(nnx.Module):
             the horizon (at least 2) without seasons, when None.
         base_level: Add the running level as a candidate of the seasonal base (only with
             ``seasons`` or ``staleness``, which make a base).
+        base_change: Add the last value plus its last change as a candidate of the base
+            (only with a base).
         rngs: Random number streams for the initialisation.
 
     Raises:
@@ -107,6 +115,7 @@ class ForecastNetwork(nnx.Module):
         level_input: str = "absolute",
         level_period: int | None = None,
         base_level: bool = False,
+        base_change: bool = False,
         rngs: nnx.Rngs,
     ):
         for name, value in (
@@ -141,12 +150,18 @@ class ForecastNetwork(nnx.Module):
         self.encoder = nnx.Linear(input_dim + output_dim + 1 + extra, d_model, rngs=rngs)
         self.base = (
             SeasonalBase(
-                horizon, output_dim, seasons=self.seasons, running_level=base_level, rngs=rngs
+                horizon,
+                output_dim,
+                seasons=self.seasons,
+                running_level=base_level,
+                last_change=base_change,
+                rngs=rngs,
             )
             if self.seasons or self.staleness
             else None
         )
         self.base_level = self.base is not None and bool(base_level)
+        self.base_change = self.base is not None and bool(base_change)
         self.blocks = nnx.List(
             [ResidualBlock(d_model, m, mlp_ratio=mlp_ratio, rngs=rngs) for m in mixers]
         )
@@ -236,7 +251,11 @@ class ForecastNetwork(nnx.Module):
                 out, state = out
                 states.append(state)
             h = out
-        base = last if self.base is None else self.base(last, age, level)
+        if self.base is None:
+            base = last
+        else:
+            change = last_step_change(last, target_mask) if self.base_change else None
+            base = self.base(last, age, level, change)
         forecast = self.head(self.norm(h), base)
         if not return_state:
             return forecast
@@ -260,15 +279,18 @@ class ForecastNetwork(nnx.Module):
         Returns:
             ``(new_state, forecast)`` with ``forecast.loc`` of shape ``(horizon, output_dim)``.
         """
-        last, block_states, *parts = state
+        previous, block_states, *parts = state
         dt = step_dt(dt_t)
         target_mask = self._target_mask(x_t, mask_t)
-        age = None
+        age = change = None
+        values = self._values(x_t, target_mask)
+        last = jnp.where(target_mask, values, previous)
         if self.base is not None:
             age, base_state = parts[0]
+            if self.base_change:  # observed now and at the previous step (age 0), not the first
+                both = target_mask & (age == 0) & (base_state[1] > 0)
+                change = jnp.where(both, last - previous, 0.0)
             age = jnp.where(target_mask, 0.0, age + dt)
-        values = self._values(x_t, target_mask)
-        last = jnp.where(target_mask, values, last)
         level = local = level_state = None
         if self._keeps_level:
             level_state, level = level_step(parts[-1], last, dt, self.level_period, target_mask)
@@ -283,7 +305,7 @@ class ForecastNetwork(nnx.Module):
         if self.base is None:
             base = last
         else:
-            base_state, base = self.base.step(base_state, last, age, level)
+            base_state, base = self.base.step(base_state, last, age, level, change)
             new_parts.append((age, base_state))
         if level_state is not None:
             new_parts.append(level_state)

@@ -38,6 +38,7 @@ def build_model(
     staleness: bool = False,
     level_input: str = "absolute",
     base_level: bool = False,
+    base_change: bool = False,
     rngs: nnx.Rngs,
 ) -> ForecastNetwork:
     """Build a forecasting network by name.
@@ -73,6 +74,8 @@ def build_model(
             departure from a running level) or ``"both"`` (see :class:`ForecastNetwork`).
         base_level: Add the running level as a candidate of the seasonal base (see
             :class:`ForecastNetwork`).
+        base_change: Add the last value plus its last change as a candidate of the base
+            (see :class:`ForecastNetwork`).
         rngs: Random number streams for the initialisation.
 
     Returns:
@@ -125,6 +128,7 @@ def build_model(
         staleness=staleness,
         level_input=level_input,
         base_level=base_level,
+        base_change=base_change,
         rngs=rngs,
     )
 

@@ -15,6 +15,10 @@ with the candidates
   forward-filled series over ``level_period`` steps (see :mod:`ssmcast.models._level`), the
   recent level an exponential smoothing method would forecast, which follows a level shift
   that the training mean cannot;
+* with ``last_change``, the last value plus its last change, ``y[t] + (y[t] - y[t - 1])``
+  where both steps are observed (else the last value): with its per-lead weight, a local
+  trend that fades or grows with the lead, as a damped-trend method would forecast (see
+  :func:`last_step_change`);
 
 and ``g(age) = log(1 + age)``, where ``age`` is the time since the target was last observed.
 With ``a = b = 0`` (the initialisation) the base is persistence. After an outage the age
@@ -39,6 +43,7 @@ from ssmcast.models._level import running_level
 
 __all__ = [
     "SeasonalBase",
+    "last_step_change",
     "lead_lags",
     "least_squares_mix",
     "staleness",
@@ -66,14 +71,35 @@ def staleness(age: jnp.ndarray) -> jnp.ndarray:
     return jnp.log1p(age)
 
 
+def last_step_change(filled, observed):
+    """The change of each target over its last step, 0 unless both steps were observed.
+
+    ``change[t] = filled[t] - filled[t - 1]`` where the target was observed at ``t`` and at
+    ``t - 1``, else 0 (at the first step, inside a gap, and at the first observation after
+    one, whose difference spans the gap); ``filled, observed (T, C)``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> filled = jnp.array([[1.0], [3.0], [3.0], [7.0], [8.0]])
+        >>> observed = jnp.array([[True], [True], [False], [True], [True]])
+        >>> last_step_change(filled, observed)[:, 0].tolist()
+        [0.0, 2.0, 0.0, 0.0, 1.0]
+    """
+    before = jnp.concatenate([jnp.zeros_like(observed[:1]), observed[:-1]], axis=0)
+    previous = jnp.concatenate([filled[:1], filled[:-1]], axis=0)
+    return jnp.where(observed & before, filled - previous, 0.0)
+
+
 class SeasonalBase(nnx.Module):
-    """Per-lead mix of persistence, seasonal persistence and the mean (and running) level.
+    """Per-lead mix of persistence, seasonal persistence, the levels and the last change.
 
     Args:
         horizon: Number of leads.
         output_dim: Number of target channels.
         seasons: Season lengths in steps (e.g. ``(24, 168)`` for hourly data); may be empty.
         running_level: Add the running level (passed to each call) as a candidate.
+        last_change: Add the last value plus its last change (passed to each call) as a
+            candidate.
         rngs: Unused (the mix starts at zero: persistence); kept for a uniform signature.
 
     Examples:
@@ -92,13 +118,15 @@ class SeasonalBase(nnx.Module):
         *,
         seasons=(),
         running_level: bool = False,
+        last_change: bool = False,
         rngs: nnx.Rngs,
     ):
         self.horizon, self.output_dim = horizon, output_dim
         self.seasons = tuple(int(m) for m in seasons)
         self.running_level = bool(running_level)
-        # the seasons, the mean level and the running level
-        self.num_candidates = len(self.seasons) + 1 + self.running_level
+        self.last_change = bool(last_change)
+        # the seasons, the mean level, the running level and the last change
+        self.num_candidates = len(self.seasons) + 1 + self.running_level + self.last_change
         shape = (horizon, self.num_candidates, output_dim)
         self.mix = nnx.Param(jnp.zeros(shape))
         self.stale_mix = nnx.Param(jnp.zeros(shape))
@@ -113,14 +141,18 @@ class SeasonalBase(nnx.Module):
         weights = self.mix[...] + self.stale_mix[...] * staleness(age)[..., None, None, :]
         return last[..., None, :] + jnp.sum(weights * (candidates - last[..., None, None, :]), -2)
 
-    def _level_candidate(self, candidates, level, shape):
+    def _level_candidates(self, candidates, last, level, change, shape):
         if self.running_level:
             if level is None:
                 raise ValueError("This base has a running-level candidate: pass 'level'.")
             candidates.append(jnp.broadcast_to(level[..., None, :], shape))
+        if self.last_change:
+            if change is None:
+                raise ValueError("This base has a last-change candidate: pass 'change'.")
+            candidates.append(jnp.broadcast_to((last + change)[..., None, :], shape))
 
-    def __call__(self, filled, age, level=None):
-        """Bases of a whole sequence: ``filled, age, level (T, C)`` -> ``(T, horizon, C)``."""
+    def __call__(self, filled, age, level=None, change=None):
+        """Bases of a whole sequence: ``filled, age, level, change (T, C)`` -> ``(T, H, C)``."""
         num_timesteps = filled.shape[0]
         t = jnp.arange(num_timesteps)[:, None]
         candidates = []
@@ -130,7 +162,7 @@ class SeasonalBase(nnx.Module):
             candidates.append(jnp.where((source >= 0)[..., None], lagged, filled[:, None, :]))
         shape = (num_timesteps, self.horizon, self.output_dim)
         candidates.append(jnp.zeros(shape))
-        self._level_candidate(candidates, level, shape)
+        self._level_candidates(candidates, filled, level, change, shape)
         return self._combine(filled, jnp.stack(candidates, axis=-2), age)
 
     def init_state(self):
@@ -146,7 +178,7 @@ class SeasonalBase(nnx.Module):
         ring = ring.at[positions].set(filled[num_timesteps - keep :])
         return ring, jnp.asarray(num_timesteps, jnp.int32)
 
-    def step(self, state, last, age, level=None):
+    def step(self, state, last, age, level=None, change=None):
         """Add the step's forward-filled value and return ``(state, base (H, C))``."""
         ring, count = state
         ring = ring.at[count % self.memory].set(last)
@@ -158,7 +190,7 @@ class SeasonalBase(nnx.Module):
             candidates.append(jnp.where((back <= count - 1)[:, None], lagged, last[None, :]))
         shape = (self.horizon, self.output_dim)
         candidates.append(jnp.zeros(shape))
-        self._level_candidate(candidates, level, shape)
+        self._level_candidates(candidates, last, level, change, shape)
         return (ring, count), self._combine(last, jnp.stack(candidates, axis=-2), age)
 
 
@@ -171,6 +203,7 @@ def least_squares_mix(
     *,
     level_period: int | None = None,
     dt: np.ndarray | None = None,
+    last_change: bool = False,
     return_spread: bool = False,
 ) -> np.ndarray:
     """The base's mix that best forecasts ``values`` before ``end``, by least squares.
@@ -193,13 +226,16 @@ def least_squares_mix(
             too (the last one), as in a base with ``running_level=True``.
         dt: Time gap before each step, ``(num_timesteps,)``, for the running level; every
             gap 1 when None.
+        last_change: The last value plus its last change is a candidate too (after the
+            running level), as in a base with ``last_change=True``.
         return_spread: Also return the root mean square error of that base over the same
             origins, ``(horizon, num_channels)`` (NaN where a lead has too few targets): a
             normal head can start its scale there (:meth:`NormalHead.start_spread`).
 
     Returns:
         The mix ``(horizon, num_candidates, num_channels)`` (float32): the seasons, the mean
-        level, then the running level with ``level_period``; zeros (persistence) where a lead
+        level, then the running level with ``level_period`` and the last change with
+        ``last_change``; zeros (persistence) where a lead
         has too few targets. With ``return_spread``, ``(mix, spread)``.
 
     Examples:
@@ -212,7 +248,7 @@ def least_squares_mix(
     """
     values = np.asarray(values, np.float64)[:, :end]
     _, num_timesteps, num_channels = values.shape
-    num_candidates = len(seasons) + 1 + (level_period is not None)
+    num_candidates = len(seasons) + 1 + (level_period is not None) + bool(last_change)
     gram = np.zeros((horizon, num_channels, num_candidates, num_candidates))
     moment = np.zeros((horizon, num_channels, num_candidates))
     count = np.zeros((horizon, num_channels))
@@ -231,6 +267,10 @@ def least_squares_mix(
                 jnp.asarray(filled, jnp.float32), jnp.asarray(steps), level_period, index >= 0
             )
             level = np.asarray(level, np.float64)
+        if last_change:  # as last_step_change, in float64
+            change = np.zeros_like(filled)
+            both = observed[1:] & observed[:-1]
+            change[1:] = np.where(both, filled[1:] - filled[:-1], 0.0)
         for k in range(1, horizon + 1):
             origins = np.arange(first, num_timesteps - k)
             if origins.size == 0:
@@ -240,6 +280,8 @@ def least_squares_mix(
             cands.append(np.zeros_like(last))
             if level_period is not None:
                 cands.append(level[origins])
+            if last_change:
+                cands.append(last + change[origins])
             diff = np.stack(cands, axis=-1) - last[..., None]  # (N, C, J)
             target = series[origins + k] - last  # (N, C)
             ok = ~np.isnan(target)
