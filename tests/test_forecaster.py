@@ -625,8 +625,10 @@ def test_a_new_model_starts_from_the_least_squares_base_and_falls_back_to_it(mon
     ((args, kwargs, (mix, spread)),) = starts
     assert args[0] == (24, 168) and kwargs["level_period"] == 24  # the shortest season
     np.testing.assert_array_equal(kwargs["dt"], np.ones(len(y)))
-    assert mix.shape == (6, 4, 1)  # two seasons, the mean level and the running level
-    assert f.fitted_.state.base_level
+    assert kwargs["last_change"] is True
+    # two seasons, the mean level, the running level and the last change
+    assert mix.shape == (6, 5, 1)
+    assert f.fitted_.state.base_level and f.fitted_.state.base_change
     ((members, fallback),) = fits
     assert len(fallback) == len(members) == 2
     x = jnp.asarray(np.random.default_rng(0).normal(size=(400, members[0].input_dim)), jnp.float32)
