@@ -55,7 +55,7 @@ __all__ = ["SSMForecaster"]
 FORMAT = "ssmcast-model"
 # 2: seasonal base, staleness input, calibration, ensembles; 3: online calibration;
 # 4: the level input (a format-4 network may read a running level that older readers lack);
-# 5: the running level as a candidate of the seasonal base
+# 5: the running level as a candidate of the seasonal base; 6: the last change as one too
 FORMAT_VERSION = 6
 # What a format-1 model (ssmcast 0.1) was, for the settings that file cannot name: its
 # fitted state, and the parameters that reproduce that model when it is cloned and refitted
