@@ -10,6 +10,14 @@ Two settings, applied before JAX starts, cut that time without changing what is 
   one process is read from disk by the next.
 
 A value already set in the environment wins.
+
+A test worker also hands its compiled programs back between tests once the process holds
+many memory mappings. Every program XLA compiles for the CPU keeps its code mapped (about 900
+mappings for a small fit's programs), JAX keeps every program it compiled, and a worker
+runs hundreds of fits: near the kernel's limit (``vm.max_map_count``, 65,530 by default) a
+mapping inside XLA fails and the worker dies with a segfault or an abort, in whichever
+compile or cache write comes next. ``jax.clear_caches()`` unmaps them; later tests read
+what they need from the persistent cache.
 """
 
 from __future__ import annotations
@@ -17,7 +25,10 @@ from __future__ import annotations
 import importlib.util
 import os
 
+import pytest
+
 _OPT_LEVEL = "--xla_backend_optimization_level=0"
+_MAPPINGS_LIMIT = 30_000  # half the kernel's default vm.max_map_count (65,530)
 
 # The sktime adapter's doctests need the optional sktime (in the dev extra); without it they
 # are not collected (tests/test_sktime.py then skips too).
@@ -34,3 +45,22 @@ def pytest_configure(config):
         os.environ["JAX_COMPILATION_CACHE_DIR"] = str(cache.mkdir("ssmcast-jax"))
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+
+def _mappings() -> int:
+    """The number of memory mappings of this process (0 where /proc is not there)."""
+    try:
+        with open("/proc/self/maps", "rb") as maps:
+            return sum(1 for _ in maps)
+    except OSError:
+        return 0
+
+
+@pytest.fixture(autouse=True)
+def _release_compiled_programs():
+    """After a test: drop JAX's compiled programs once the process maps too much memory."""
+    yield
+    if _mappings() > _MAPPINGS_LIMIT:
+        import jax
+
+        jax.clear_caches()
