@@ -326,24 +326,30 @@ def test_a_level_input_steps_as_it_runs_in_parallel(level_network):
     np.testing.assert_allclose(rest.loc, f.loc[9:], rtol=1e-5, atol=2e-5)
 
 
-def test_the_base_level_candidate_is_the_running_level():
-    # A base whose only nonzero weight is on the running level forecasts that level at every
-    # lead, in both modes.
-    from ssmcast.models._level import running_level
-
+def _weighing_only_the_last_candidate(**candidate):
+    """An s5 network with a season of 4 whose base puts all its weight on its last candidate."""
     model = build_model(
         "s5",
         input_dim=INPUT_DIM,
         output_dim=OUTPUT_DIM,
         horizon=HORIZON,
         seasons=(4,),
-        base_level=True,
         rngs=nnx.Rngs(0),
+        **candidate,
         **SMALL,
     )
-    mix = np.zeros((HORIZON, 3, OUTPUT_DIM), np.float32)
-    mix[:, 2] = 1.0
+    mix = np.zeros((HORIZON, model.base.num_candidates, OUTPUT_DIM), np.float32)
+    mix[:, -1] = 1.0
     model.base.mix[...] = jnp.asarray(mix)
+    return model
+
+
+def test_the_base_level_candidate_is_the_running_level():
+    # A base whose only nonzero weight is on the running level forecasts that level at every
+    # lead, in both modes.
+    from ssmcast.models._level import running_level
+
+    model = _weighing_only_the_last_candidate(base_level=True)
     x, dt, mask = _inputs(6)
     filled, last = np.zeros((T, OUTPUT_DIM), np.float32), np.zeros(OUTPUT_DIM, np.float32)
     for t in range(T):  # the forward fill, 0 before a first value
@@ -360,19 +366,7 @@ def test_the_base_level_candidate_is_the_running_level():
 def test_the_base_change_candidate_is_the_last_value_plus_its_last_change():
     # A base whose only weight is on the last change forecasts y[t] + (y[t] - y[t-1]) where
     # both steps are observed and y[t] elsewhere, in parallel and in recurrent mode alike.
-    model = build_model(
-        "s5",
-        input_dim=INPUT_DIM,
-        output_dim=OUTPUT_DIM,
-        horizon=HORIZON,
-        seasons=(4,),
-        base_change=True,
-        rngs=nnx.Rngs(0),
-        **SMALL,
-    )
-    mix = np.zeros((HORIZON, 3, OUTPUT_DIM), np.float32)
-    mix[:, 2] = 1.0
-    model.base.mix[...] = jnp.asarray(mix)
+    model = _weighing_only_the_last_candidate(base_change=True)
     # the heads start at zero: the untrained network forecasts its base
     x, dt, mask = _inputs(7)
     mask = np.asarray(mask)
